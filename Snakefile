@@ -1,0 +1,20 @@
+# Adaptive Weighted Loss for Sequential Recommendations on Sparse Domains (arXiv 2510.04375):
+# datasets -> domain sparsity -> training of every method and seed -> per-domain evaluation ->
+# tables -> rendered notebooks. See README.md and ../shared/DESIGN.md.
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/sparsity.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/notebooks.smk"
+
+
+rule all:
+    input:
+        expand("results/tables/{dataset}/lift.csv", dataset=config["datasets"]),
+        expand("results/notebooks/{name}.html", name=NOTEBOOKS),
+    default_target: True

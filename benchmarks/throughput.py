@@ -1,0 +1,105 @@
+"""Training and evaluation throughput on an ML-1M-sized synthetic dataset, and the cost of dynamic weighting.
+
+    PYTHONPATH=src python benchmarks/throughput.py [--users 6040 --items 3700 --interactions 1000000]
+        [--max-len 200] [--steps 20] [--device auto] [--threads N]
+
+Prints: training positions per second (generic and dynamic), evaluation users per second, the time
+of the weighting section (EMA update + weight gather) as a share of the dynamic step, and the ratio
+of dynamic to generic step time (steps interleaved to cancel drift).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqrec import io
+from seqrec.config import validate_config
+from seqrec.datasets import synthetic
+from seqrec.device import SectionTimer, configure_threads, pick_device
+from seqrec.evaluate import rank_cases
+from seqrec.prepare import prepare
+from seqrec.sequences import evaluation_cases
+from seqrec.train import Trainer, seed_everything
+from seqrec.weighting import domain_table
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=6040)
+    parser.add_argument("--items", type=int, default=3700)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--max-len", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+
+    configure_threads(args.threads)
+    device = pick_device(args.device)
+    seed_everything(0)
+    config = validate_config({"train": {"max_len": args.max_len, "batch_size": args.batch_size,
+                                        "device": args.device}})
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        synthetic.write_raw(Path(tmp) / "raw", n_users=args.users, n_items=args.items,
+                            n_interactions=args.interactions)
+        prepare("synthetic", Path(tmp) / "raw", Path(tmp) / "data")
+        interactions = io.read_parquet(Path(tmp) / "data" / "interactions.parquet")
+        items = io.read_parquet(Path(tmp) / "data" / "items.parquet")
+    domains = domain_table(interactions, items, config["sparsity"]["sparse_share_threshold"])
+    print(f"data: {interactions['user'].nunique()} users, {len(items)} items, {len(interactions)} interactions, "
+          f"{len(domains)} domains ({time.perf_counter() - t0:.1f}s to generate and prepare)")
+    print(f"device: {device}, threads: {torch.get_num_threads()}, max_len {args.max_len}, batch {args.batch_size}")
+
+    trainers = {m: Trainer(interactions, items, domains, m, "synthetic", config, device) for m in ("generic", "dynamic")}
+    generator = torch.Generator().manual_seed(0)
+    batches = [torch.randperm(len(trainers["generic"].inputs), generator=generator)[: args.batch_size].to(device)
+               for _ in range(args.steps)]
+    positions = [int(trainers["generic"].targets[b].ne(0).sum()) for b in batches]
+    for trainer in trainers.values():  # warm-up
+        for batch in batches[:3]:
+            trainer.train_step(batch, SectionTimer(device))
+    step_seconds = {m: [] for m in trainers}
+    weighting_timer = SectionTimer(device)
+    for batch in batches:
+        for method, trainer in trainers.items():
+            synchronize(device)
+            start = time.perf_counter()
+            trainer.train_step(batch, weighting_timer if method == "dynamic" else SectionTimer(device))
+            synchronize(device)
+            step_seconds[method].append(time.perf_counter() - start)
+    for method, seconds in step_seconds.items():
+        print(f"train {method}: {sum(positions) / sum(seconds):,.0f} positions/s "
+              f"(median step {1000 * np.median(seconds):.1f} ms)")
+    dynamic_total = sum(step_seconds["dynamic"])
+    print(f"weighting section: {1000 * weighting_timer.total() / args.steps:.3f} ms/step = "
+          f"{100 * weighting_timer.total() / dynamic_total:.3f}% of the dynamic step time")
+    ratio = np.median(step_seconds["dynamic"]) / np.median(step_seconds["generic"])
+    print(f"step time dynamic / generic (median): {ratio:.4f} ({100 * (ratio - 1):+.2f}%, includes noise)")
+
+    cases = evaluation_cases(interactions, "test", args.max_len, device)
+    model = trainers["dynamic"].model
+    rank_cases(model, cases, config["evaluate"]["batch_size"])  # warm-up
+    synchronize(device)
+    start = time.perf_counter()
+    rank_cases(model, cases, config["evaluate"]["batch_size"]).cpu()
+    seconds = time.perf_counter() - start
+    print(f"evaluate: {len(cases.users) / seconds:,.0f} users/s (full ranking over {len(items)} items, "
+          f"history masked; {seconds:.2f}s for {len(cases.users)} users)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Where tensors live: device choice, CPU threads, mixed precision and device-side timers."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import torch
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """cuda, then mps, then cpu for `auto`; a named device must be available."""
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if preference == "auto":
+        return torch.device(next(name for name in ("cuda", "mps", "cpu") if available[name]))
+    if not available.get(preference, False):
+        raise RuntimeError(f"train.device is {preference!r} but no {preference} device is available here; "
+                           "set train.device to auto or cpu")
+    return torch.device(preference)
+
+
+def configure_threads(threads: int) -> None:
+    """Use exactly the CPU threads the Snakemake rule was given."""
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # can only be set once per process
+        torch.set_num_interop_threads(threads)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on cuda; full precision elsewhere (CPU bf16 is slower than fp32 on most CPUs)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class SectionTimer:
+    """Accumulates the time of a code section without synchronising the device on every call.
+
+    On cuda it records events and reads them once in `total()`; elsewhere it uses perf_counter.
+    """
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.seconds = 0.0
+        self.events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+
+    @contextlib.contextmanager
+    def section(self):
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            self.events.append((start, end))
+        else:
+            t0 = time.perf_counter()
+            yield
+            self.seconds += time.perf_counter() - t0
+
+    def total(self) -> float:
+        """Seconds spent in the section so far (synchronises once on cuda)."""
+        if self.events:
+            torch.cuda.synchronize()
+            self.seconds += sum(s.elapsed_time(e) for s, e in self.events) / 1000
+            self.events.clear()
+        return self.seconds

@@ -1,0 +1,90 @@
+"""From the canonical interaction table to the padded tensors that training and evaluation use.
+
+Sequences are right-padded with item 0 and keep the most recent `max_len` items. Training uses every
+position of a sequence at once: inputs s[:-1], targets s[1:]. Evaluation feeds the history before
+the held-out item and ranks all items from the hidden state of the last real position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+SPLIT_ORDER = {"train": 0, "valid": 1, "test": 2}
+
+
+@dataclass
+class EvalCases:
+    """One held-out item per user with the history before it (all tensors on one device)."""
+
+    users: np.ndarray          # [U] user ids
+    inputs: torch.Tensor       # [U, L] the last L history items, right-padded
+    last: torch.Tensor         # [U] index of the last real position in `inputs`
+    targets: torch.Tensor      # [U] the held-out item
+    history_ptr: np.ndarray    # [U+1] CSR offsets into history_items (full history, not truncated)
+    history_items: torch.Tensor
+
+
+def _right_padded(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, max_len: int) -> np.ndarray:
+    """The last min(length, max_len) items of each variable-length row of `flat`, right-padded with 0."""
+    keep = np.minimum(lengths, max_len)
+    out = np.zeros((len(lengths), max_len), dtype=np.int64)
+    rows = np.repeat(np.arange(len(lengths)), keep)
+    cols = np.arange(keep.sum()) - np.repeat(np.cumsum(keep) - keep, keep)
+    starts = offsets[:-1] + lengths - keep
+    out[rows, cols] = flat[np.repeat(starts, keep) + cols]
+    return out
+
+
+def _ordered(interactions: pd.DataFrame, splits: list[str]) -> pd.DataFrame:
+    part = interactions.loc[interactions["split"].isin(splits), ["user", "item", "timestamp", "split"]]
+    order = part["split"].map(SPLIT_ORDER)
+    return part.assign(_order=order).sort_values(["user", "_order", "timestamp"], kind="stable")
+
+
+def _csr(frame: pd.DataFrame, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lengths = frame.groupby("user").size().reindex(users, fill_value=0).to_numpy()
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return frame["item"].to_numpy(np.int64, copy=True), offsets, lengths
+
+
+def training_tensors(interactions: pd.DataFrame, max_len: int, device: torch.device | str = "cpu"):
+    """(inputs, targets) [U', max_len] of every user with at least two training items."""
+    train = _ordered(interactions, ["train"])
+    users = np.sort(train["user"].unique())
+    items, offsets, lengths = _csr(train, users)
+    keep = lengths >= 2
+    seq = _right_padded(items, offsets, lengths, max_len + 1)[keep]
+    # Windows of max_len+1 items: position j reads item j and predicts item j+1. The last real
+    # item's position predicts padding (target 0), which the losses ignore.
+    inputs, targets = np.ascontiguousarray(seq[:, :-1]), np.ascontiguousarray(seq[:, 1:])
+    return torch.as_tensor(inputs, device=device), torch.as_tensor(targets, device=device)
+
+
+def evaluation_cases(interactions: pd.DataFrame, split: str, max_len: int,
+                     device: torch.device | str = "cpu") -> EvalCases:
+    """The `split` ("valid" or "test") item of every user, with its history (train, plus valid for test)."""
+    history_splits = {"valid": ["train"], "test": ["train", "valid"]}[split]
+    held_out = interactions.loc[interactions["split"] == split, ["user", "item"]].sort_values("user")
+    users = held_out["user"].to_numpy(np.int64)
+    history = _ordered(interactions, history_splits)
+    history = history[history["user"].isin(users)]
+    items, offsets, lengths = _csr(history, users)
+    inputs = _right_padded(items, offsets, lengths, max_len)
+    return EvalCases(
+        users=users,
+        inputs=torch.as_tensor(inputs, device=device),
+        last=torch.as_tensor(np.clip(np.minimum(lengths, max_len) - 1, 0, None), device=device),
+        targets=torch.tensor(held_out["item"].to_numpy(np.int64), device=device),
+        history_ptr=offsets,
+        history_items=torch.as_tensor(items, device=device),
+    )
+
+
+def item_train_counts(interactions: pd.DataFrame, n_items: int) -> np.ndarray:
+    """Training positives per item id (index 0 = padding)."""
+    train_items = interactions.loc[interactions["split"] == "train", "item"].to_numpy(np.int64)
+    return np.bincount(train_items, minlength=n_items + 1)

@@ -1,0 +1,244 @@
+"""Domain statistics and the loss weight of each training positive (docs/weighting.md).
+
+Three weightings share one interface, `Weighting`: `item_weights` is a vector over items (index 0 is
+padding) that the training step gathers at the target items, and `observe` sees each batch's
+targets. `generic` weighs every positive 1; `fixed` (PinnerFormerLite) weighs the positives of the
+target domains by one constant; `dynamic` (the paper) derives a weight per domain from its sparsity
+score, keeps it current with an exponential moving average of the domain frequencies seen in the
+batches, normalises it to mean 1 over training positives and bounds it to [w_min, w_max].
+An item in several domains combines its domains' weights (max by default).
+
+Everything runs on the training device without host synchronisation, so dynamic weighting adds a
+few small vector operations per step.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqrec import io
+
+WEIGHTINGS = ("generic", "fixed", "dynamic")
+
+
+# ---------------------------------------------------------------- domain statistics (pandas side)
+
+def domain_table(interactions: pd.DataFrame, items: pd.DataFrame, sparse_share_threshold: float) -> pd.DataFrame:
+    """One row per domain of `items`, measured on the training split of `interactions`.
+
+    interactions: training positives counted once in every domain of their item (multi-label), so
+    shares can sum to more than 1. entropy: Shannon entropy (nats) of item popularity inside the
+    domain. A domain without training interactions keeps share 0 (its weight is then w_max).
+    """
+    train = interactions.loc[interactions["split"] == "train", ["user", "item"]]
+    item_domains = items[["item", "domains"]].explode("domains").rename(columns={"domains": "domain"})
+    per_domain = train.merge(item_domains, on="item")
+    n_train, n_users, n_items = len(train), train["user"].nunique(), len(items)
+
+    item_counts = per_domain.groupby(["domain", "item"]).size()
+    p = item_counts / item_counts.groupby(level="domain").transform("sum")
+    entropy = -(p * np.log(p)).groupby(level="domain").sum()
+
+    table = pd.DataFrame({
+        "interactions": per_domain.groupby("domain").size(),
+        "items": item_domains.groupby("domain")["item"].nunique(),
+        "users": per_domain.groupby("domain")["user"].nunique(),
+        "entropy": entropy,
+    }).fillna(0).rename_axis("domain").reset_index()
+    table[["interactions", "items", "users"]] = table[["interactions", "items", "users"]].astype("int64")
+    table["share"] = table["interactions"] / n_train
+    table["user_ratio"] = table["users"] / n_users
+    table["effective_item_ratio"] = np.exp(table["entropy"]) / n_items
+    with np.errstate(divide="ignore"):
+        table["inverse_frequency"] = 1.0 / table["share"]
+    table["is_sparse"] = table["share"] < sparse_share_threshold
+    empty = table.loc[table["interactions"] == 0, "domain"].tolist()
+    if empty:
+        warnings.warn(f"domains without training interactions get weight w_max: {', '.join(empty)}")
+    return table.sort_values("share", ascending=False, ignore_index=True)
+
+
+def power_users(interactions: pd.DataFrame, items: pd.DataFrame, power_user_share: float) -> pd.DataFrame:
+    """(user, domain) pairs where the user has at least `power_user_share` of their training interactions in the domain."""
+    train = interactions.loc[interactions["split"] == "train", ["user", "item"]]
+    per_domain = train.merge(items[["item", "domains"]].explode("domains"), on="item")
+    counts = per_domain.groupby(["user", "domains"]).size().rename("n").reset_index()
+    totals = train.groupby("user").size()
+    counts["share"] = counts["n"] / counts["user"].map(totals)
+    power = counts.loc[counts["share"] >= power_user_share, ["user", "domains"]]
+    return power.rename(columns={"domains": "domain"}).reset_index(drop=True)
+
+
+def fixed_targets(table: pd.DataFrame, configured: list[str] | None, source: str) -> list[str]:
+    """The domains the fixed weighting boosts: the configured ones, else the sparse ones."""
+    if not configured:
+        return table.loc[table["is_sparse"], "domain"].tolist()
+    unknown = sorted(set(configured) - set(table["domain"]))
+    if unknown:
+        raise ValueError(f"{source}: sparsity.fixed.target_domains names unknown domain(s) {unknown}; "
+                         f"the dataset's domains are: {', '.join(sorted(table['domain']))}")
+    return list(configured)
+
+
+# ---------------------------------------------------------------- weights (torch side)
+
+class ItemDomains:
+    """Items' domains as a padded index matrix, with the combination of per-domain values per item."""
+
+    def __init__(self, items: pd.DataFrame, domains: list[str], n_items: int, device: torch.device | str = "cpu"):
+        index = {d: i for i, d in enumerate(domains)}
+        width = max(1, int(items["domains"].map(len).max()))
+        matrix = np.full((n_items + 1, width), len(domains), dtype=np.int64)  # len(domains) = "none"
+        for row, (item, names) in enumerate(zip(items["item"].to_numpy(), items["domains"])):
+            matrix[item, : len(names)] = [index[d] for d in names]
+        self.n_domains = len(domains)
+        self.matrix = torch.as_tensor(matrix, device=device)
+        self.present = self.matrix < self.n_domains
+
+    def combine(self, values: torch.Tensor, how: str) -> torch.Tensor:
+        """Per-item combination (max, mean or min) of per-domain `values`; items without domains get 1."""
+        padded = torch.cat([values, values.new_ones(1)])[self.matrix]
+        if how == "mean":
+            count = self.present.sum(1).clamp_min(1)
+            out = (padded * self.present).sum(1) / count
+        else:
+            fill = -math.inf if how == "max" else math.inf
+            masked = padded.masked_fill(~self.present, fill)
+            out = masked.amax(1) if how == "max" else masked.amin(1)
+        return torch.where(self.present.any(1), out, torch.ones_like(out))
+
+    def domain_counts(self, targets: torch.Tensor) -> torch.Tensor:
+        """How many of the (non-padding) `targets` fall in each domain, without a host sync."""
+        idx = self.matrix[targets].flatten()
+        counts = torch.zeros(self.n_domains + 1, device=targets.device)
+        counts.scatter_add_(0, idx, torch.ones_like(idx, dtype=counts.dtype))
+        return counts[: self.n_domains]
+
+
+class Weighting:
+    """Static per-item weights; `observe` does nothing. Used for `generic` and `fixed`."""
+
+    name = "static"
+
+    def __init__(self, item_weights: torch.Tensor):
+        self.item_weights = item_weights
+
+    def observe(self, targets: torch.Tensor) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class DynamicWeighting(Weighting):
+    """The paper's weighting: sparsity score, EMA of batch domain frequencies, normalisation, bounds.
+
+    score_d(t) = s_d * (f_d(t) / f_d)^-alpha, with s_d the configured static score (for
+    inverse_frequency s_d = f_d^-alpha, so score_d(t) = f_d(t)^-alpha), f_d the training share and
+    f_d(t) = beta * f_d(t-1) + (1 - beta) * (share of domain d among the batch's positives).
+    w_d(t) = clip(score_d(t) / c(t), w_min, w_max), where c(t) is the mean of the combined score over
+    the training positives (sum_i p_i * combine_{d in D(i)} score_d(t), p_i the item's share of
+    training positives), so that before clipping the mean weight of a training positive is 1.
+    """
+
+    name = "dynamic"
+
+    def __init__(self, domains: ItemDomains, table: pd.DataFrame, item_frequency: torch.Tensor, *,
+                 score: str, alpha: float, w_min: float, w_max: float, ema_decay: float, combine: str):
+        device = domains.matrix.device
+        column = {"inverse_frequency": "share", "user_ratio": "user_ratio",
+                  "entropy": "effective_item_ratio"}[score]
+        base = torch.tensor(table[column].to_numpy(np.float64), dtype=torch.float32, device=device)
+        share = torch.tensor(table["share"].to_numpy(np.float64), dtype=torch.float32, device=device)
+        self.domains, self.combine, self.alpha = domains, combine, alpha
+        self.w_min, self.w_max, self.ema_decay = w_min, w_max, ema_decay
+        self.item_frequency = item_frequency
+        self.has_data = share > 0
+        self.static_score = torch.where(base > 0, base.clamp_min(1e-12) ** -alpha, torch.full_like(base, math.inf))
+        self.share = share
+        self.ema = share.clone()
+        self.item_weights = self._item_weights()
+
+    def domain_weights(self) -> torch.Tensor:
+        ratio = torch.where(self.has_data, self.ema.clamp_min(1e-12) / self.share.clamp_min(1e-12),
+                            torch.ones_like(self.ema))
+        score = self.static_score * ratio ** -self.alpha
+        finite = torch.where(torch.isinf(score), torch.zeros_like(score), score)
+        normaliser = (self.item_frequency * self.domains.combine(finite, self.combine)).sum()
+        return (score / normaliser).clamp(self.w_min, self.w_max)
+
+    def _item_weights(self) -> torch.Tensor:
+        return self.domains.combine(self.domain_weights(), self.combine)
+
+    def observe(self, targets: torch.Tensor) -> None:
+        counts = self.domains.domain_counts(targets)  # padding (item 0) has no domain: not counted
+        n = targets.ne(0).sum().clamp_min(1)
+        self.ema.mul_(self.ema_decay).add_(counts / n, alpha=1 - self.ema_decay)
+        self.item_weights = self._item_weights()
+
+    def state_dict(self) -> dict:
+        return {"ema": self.ema.cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ema = state["ema"].to(self.share.device)
+        self.item_weights = self._item_weights()
+
+
+def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_train_counts: np.ndarray,
+                    sparsity_config: dict, dataset: str, device: torch.device | str = "cpu") -> Weighting:
+    """The weighting `kind` (generic, fixed or dynamic) for a dataset, on `device`.
+
+    table: the domain table of `domain_table`; item_train_counts: training positives per item id
+    (index 0 = padding, count 0).
+    """
+    if kind not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {kind!r}; valid ones are: {', '.join(WEIGHTINGS)}")
+    n_items = len(item_train_counts) - 1
+    domains = ItemDomains(items, table["domain"].tolist(), n_items, device)
+    if kind == "generic":
+        return Weighting(torch.ones(n_items + 1, device=device))
+    if kind == "fixed":
+        fixed = sparsity_config["fixed"]
+        targets = fixed_targets(table, fixed["target_domains"].get(dataset), "config")
+        per_domain = torch.tensor([fixed["weight"] if d in targets else 1.0 for d in table["domain"]],
+                                  device=device)
+        return Weighting(domains.combine(per_domain, sparsity_config["combine"]))
+    counts = torch.as_tensor(item_train_counts, dtype=torch.float32, device=device)
+    dynamic = sparsity_config["dynamic"]
+    return DynamicWeighting(domains, table, counts / counts.sum(), score=dynamic["score"],
+                            alpha=dynamic["alpha"], w_min=dynamic["w_min"], w_max=dynamic["w_max"],
+                            ema_decay=dynamic["ema_decay"], combine=sparsity_config["combine"])
+
+
+
+def sparsity_step(data_dir: Path, out_dir: Path, dataset: str, sparsity_config: dict) -> pd.DataFrame:
+    """The sparsity step: domains.parquet/.csv and power_users.parquet.
+
+    The domain table carries the statistics and each weighting's weight for a positive of that
+    domain alone (for dynamic: the initial weight, before any EMA update).
+    """
+    interactions = io.read_parquet(Path(data_dir) / "interactions.parquet")
+    items = io.read_parquet(Path(data_dir) / "items.parquet")
+    table = domain_table(interactions, items, sparsity_config["sparse_share_threshold"])
+    targets = fixed_targets(table, sparsity_config["fixed"]["target_domains"].get(dataset), "config")
+    table["fixed_target"] = table["domain"].isin(targets)
+    table["weight_generic"] = 1.0
+    table["weight_fixed"] = np.where(table["fixed_target"], sparsity_config["fixed"]["weight"], 1.0)
+    counts = np.bincount(interactions.loc[interactions["split"] == "train", "item"],
+                         minlength=int(items["item"].max()) + 1)
+    dynamic = build_weighting("dynamic", table, items, counts, sparsity_config, dataset)
+    table["weight_dynamic"] = dynamic.domain_weights().numpy()
+    io.write_parquet(table, Path(out_dir) / "domains.parquet")
+    io.write_csv(table, Path(out_dir) / "domains.csv")
+    power = power_users(interactions, items, sparsity_config["power_user_share"])
+    io.write_parquet(power, Path(out_dir) / "power_users.parquet")
+    return table

@@ -1,0 +1,75 @@
+"""The prepare step on a small synthetic raw folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from seqrec.datasets import synthetic
+from seqrec.io import InputError, read_parquet
+from seqrec.prepare import prepare
+
+PARAMS = dict(n_users=200, n_items=150, n_interactions=6_000, seed=5)
+
+
+@pytest.fixture
+def raw_dir(tmp_path):
+    raw = tmp_path / "raw"
+    synthetic.write_raw(raw, **PARAMS)
+    return raw
+
+
+def test_prepare_writes_consistent_tables(raw_dir, tmp_path):
+    out = tmp_path / "data"
+    info = prepare("synthetic", raw_dir, out, k_core=5)
+    interactions = read_parquet(out / "interactions.parquet")
+    items = read_parquet(out / "items.parquet")
+    assert info == json.loads((out / "dataset.json").read_text())
+
+    assert list(interactions.columns) == ["user", "item", "timestamp", "split"]
+    assert sorted(interactions["user"].unique()) == list(range(info["n_users"]))
+    assert sorted(interactions["item"].unique()) == list(range(1, info["n_items"] + 1))
+    assert items["item"].tolist() == list(range(1, info["n_items"] + 1))
+    assert info["n_interactions"] == len(interactions)
+    assert info["density"] == pytest.approx(len(interactions) / (info["n_users"] * info["n_items"]))
+
+    order = np.lexsort((interactions["timestamp"], interactions["user"]))
+    assert (order == np.arange(len(interactions))).all()
+    tail = interactions.groupby("user")["split"].agg(lambda s: list(s)[-2:])
+    assert tail.map(lambda s: s == ["valid", "test"]).all()
+    assert (interactions.groupby("user")["split"].agg(lambda s: (s != "train").sum()) == 2).all()
+    assert set(interactions["split"]) == {"train", "valid", "test"}
+
+    assert items["domains"].map(len).min() >= 1
+    assert info["domains"] == sorted(set(items["domains"].explode()))
+    assert info["n_domains"] == len(info["domains"])
+    raw_interactions, raw_items = synthetic.load_raw(raw_dir)
+    filters = info["filters"]
+    assert filters["k_core"] == 5
+    assert filters["users_removed"] == PARAMS["n_users"] - info["n_users"]
+    assert filters["interactions_removed"] == len(raw_interactions) - len(interactions)
+    assert filters["items_removed"] == raw_interactions["item"].nunique() - info["n_items"]
+    assert set(info["sources"]) == set(synthetic.RAW_FILES)
+    assert all(len(digest) == 64 for digest in info["sources"].values())
+
+    # Re-indexing keeps each item's metadata.
+    titles = dict(zip(raw_items["item"].astype(str), raw_items["title"]))
+    assert (items["title"] == items["raw_id"].map(titles)).all()
+
+
+def test_truncated_raw_file_names_the_file(raw_dir, tmp_path):
+    path = raw_dir / "interactions.parquet"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(InputError, match="interactions.parquet"):
+        prepare("synthetic", raw_dir, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def test_everything_filtered_out(raw_dir, tmp_path):
+    with pytest.raises(ValueError, match="smaller prepare.k_core"):
+        prepare("synthetic", raw_dir, tmp_path / "data", k_core=10_000)
+
+
+def test_unknown_dataset_names_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="valid datasets are: synthetic"):
+        prepare("nonexistent", tmp_path, tmp_path / "data")

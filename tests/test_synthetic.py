@@ -1,0 +1,95 @@
+"""The synthetic dataset poses the paper's question: sparse domains, long tail, sequences."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqrec.datasets import synthetic
+
+
+@pytest.fixture(scope="module")
+def default():
+    return synthetic.generate()
+
+
+def test_same_seed_same_data_and_different_seed_different_data(default):
+    interactions, items = synthetic.generate(seed=0)
+    pd.testing.assert_frame_equal(interactions, default[0])
+    pd.testing.assert_frame_equal(items, default[1])
+    other, _ = synthetic.generate(seed=1)
+    assert not other.equals(interactions)
+
+
+def test_schema_and_sizes(default):
+    interactions, items = default
+    assert list(interactions.columns) == ["user", "item", "timestamp"]
+    assert (interactions.dtypes == np.int64).all()
+    assert list(items.columns) == ["item", "title", "domains"]
+    assert items["item"].tolist() == list(range(1500))
+    assert sorted(interactions["user"].unique()) == list(range(3000))
+    assert interactions["item"].between(0, 1499).all()
+    assert abs(len(interactions) - 150_000) <= 1_500
+    assert interactions.groupby("user").size().min() >= 5
+
+
+def test_timestamps_strictly_increase_per_user_and_repeats_are_rare(default):
+    interactions, _ = default
+    same_user = interactions["user"].diff() == 0
+    assert (interactions["timestamp"].diff()[same_user] > 0).all()
+    assert interactions.duplicated(["user", "item"]).mean() < 0.01
+
+
+def test_domain_shares_span_two_orders_of_magnitude(default):
+    interactions, items = default
+    assert items["domains"].map(len).between(1, 3).all()
+    assert items["domains"].map(lambda d: len(set(d)) == len(d)).all()
+    per_domain = interactions.merge(items, on="item")["domains"].explode().value_counts()
+    assert len(per_domain) == 15
+    assert per_domain.max() / per_domain.min() >= 100
+
+
+def test_popularity_has_a_long_tail(default):
+    interactions, _ = default
+    counts = interactions["item"].value_counts()
+    assert counts.iloc[:150].sum() / len(interactions) > 0.35
+
+
+def test_power_users_concentrate_on_sparse_domains(default):
+    interactions, items = default
+    sparse = set(synthetic.domain_names(15)[7:])
+    joined = interactions.merge(items, on="item").explode("domains")
+    joined = joined[joined["domains"].isin(sparse)]
+    share = joined.groupby(["user", "domains"]).size() / interactions.groupby("user").size()
+    power_users = share[share >= 0.7].index.get_level_values("user").nunique()
+    assert power_users >= 0.5 * 0.1 * 3000
+
+
+def _successor_share(interactions: pd.DataFrame) -> float:
+    """Share of transitions that go to one of the previous item's 3 most frequent next items."""
+    pairs = pd.DataFrame({"a": interactions["item"],
+                          "b": interactions.groupby("user")["item"].shift(-1)}).dropna()
+    return pairs.value_counts().groupby(level="a").head(3).sum() / len(pairs)
+
+
+def test_sequences_follow_successors():
+    sequential, _ = synthetic.generate(n_users=500, n_interactions=20_000)
+    shuffled, _ = synthetic.generate(n_users=500, n_interactions=20_000, sequential_strength=0.0)
+    assert _successor_share(sequential) > 0.3
+    assert _successor_share(shuffled) < _successor_share(sequential) / 2
+
+
+def test_infeasible_sizes_are_refused():
+    with pytest.raises(ValueError, match="n_interactions"):
+        synthetic.generate(n_users=100, n_interactions=100)
+    with pytest.raises(ValueError, match="n_domains"):
+        synthetic.generate(n_items=20, n_domains=30)
+
+
+def test_write_and_load_raw_round_trip(tmp_path):
+    params = dict(n_users=50, n_items=60, n_interactions=1_000, seed=3)
+    synthetic.write_raw(tmp_path, **params)
+    assert sorted(p.name for p in tmp_path.iterdir()) == synthetic.RAW_FILES
+    interactions, items = synthetic.load_raw(tmp_path)
+    expected, expected_items = synthetic.generate(**params)
+    pd.testing.assert_frame_equal(interactions, expected)
+    assert items["domains"].map(list).tolist() == expected_items["domains"].tolist()

@@ -1,0 +1,112 @@
+"""Weights on a hand-computed example (docs/weighting.md has the formulas)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqrec.config import validate_config
+from seqrec.weighting import build_weighting, domain_table, power_users
+
+# Items 1: {A}, 2: {B}, 3: {A, B}. Training positives: item 1 six times, items 2 and 3 twice each,
+# so A holds 8 of 10 positives (share 0.8) and B holds 4 (share 0.4, multi-label counting).
+ITEMS = pd.DataFrame({"item": [1, 2, 3], "domains": [["A"], ["B"], ["A", "B"]]})
+TRAIN = [(0, 1), (0, 1), (0, 1), (0, 2), (0, 3), (1, 1), (1, 1), (1, 1), (1, 2), (1, 3)]
+INTERACTIONS = pd.DataFrame(
+    [(u, i, t, "train") for t, (u, i) in enumerate(TRAIN)] + [(0, 2, 100, "valid"), (0, 3, 101, "test")],
+    columns=["user", "item", "timestamp", "split"],
+)
+COUNTS = np.array([0, 6, 2, 2])
+
+
+def sparsity(**dynamic):
+    config = validate_config({"sparsity": {"dynamic": {"alpha": 1.0, **dynamic}, "fixed": {"target_domains": {"toy": ["B"]}}}})
+    return config["sparsity"]
+
+
+def test_domain_table_statistics():
+    table = domain_table(INTERACTIONS, ITEMS, sparse_share_threshold=0.5).set_index("domain")
+    assert table.loc["A", "interactions"] == 8 and table.loc["B", "interactions"] == 4
+    assert table.loc["A", "share"] == pytest.approx(0.8) and table.loc["B", "share"] == pytest.approx(0.4)
+    assert table.loc["A", "items"] == 2 and table.loc["A", "users"] == 2
+    assert table.loc["A", "entropy"] == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert table.loc["B", "inverse_frequency"] == pytest.approx(2.5)
+    assert list(table["is_sparse"]) == [False, True]
+
+
+def test_dynamic_initial_weights_are_normalised_inverse_frequency():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(), "toy")
+    # scores 1/0.8 = 1.25 and 1/0.4 = 2.5; item scores (max) 1.25, 2.5, 2.5;
+    # normaliser (6*1.25 + 2*2.5 + 2*2.5) / 10 = 1.75.
+    assert weighting.domain_weights().tolist() == pytest.approx([1.25 / 1.75, 2.5 / 1.75])
+    assert weighting.item_weights.tolist() == pytest.approx([1.0, 1.25 / 1.75, 2.5 / 1.75, 2.5 / 1.75])
+    mean_over_positives = (weighting.item_weights.numpy() * COUNTS).sum() / COUNTS.sum()
+    assert mean_over_positives == pytest.approx(1.0)
+
+
+def test_dynamic_weights_are_bounded():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(w_max=1.2, w_min=0.9), "toy")
+    assert weighting.domain_weights().tolist() == pytest.approx([0.9, 1.2])
+
+
+def test_dynamic_ema_update():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.5), "toy")
+    weighting.observe(torch.tensor([2, 2, 0]))  # two positives of B, one padding position
+    # EMA: A 0.5*0.8 + 0.5*0 = 0.4, B 0.5*0.4 + 0.5*1 = 0.7; scores 2.5 and 1/0.7;
+    # item scores 2.5, 1/0.7, 2.5; normaliser (15 + 2/0.7 + 5) / 10 = 16/7.
+    assert weighting.ema.tolist() == pytest.approx([0.4, 0.7])
+    assert weighting.domain_weights().tolist() == pytest.approx([2.5 * 7 / 16, 10 / 16])
+    restored = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.5), "toy")
+    restored.load_state_dict(weighting.state_dict())
+    assert restored.item_weights.tolist() == pytest.approx(weighting.item_weights.tolist())
+
+
+def test_fixed_and_generic_weights():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    fixed = build_weighting("fixed", table, ITEMS, COUNTS, sparsity(), "toy")
+    assert fixed.item_weights.tolist() == [1.0, 1.0, 2.0, 2.0]  # item 3 takes max(1, 2)
+    # Without configured targets, the sparse domains (share < threshold) are the targets.
+    default = build_weighting("fixed", table, ITEMS, COUNTS, sparsity(), "other-dataset")
+    assert default.item_weights.tolist() == [1.0, 1.0, 2.0, 2.0]
+    generic = build_weighting("generic", table, ITEMS, COUNTS, sparsity(), "toy")
+    assert generic.item_weights.tolist() == [1.0] * 4
+
+
+def test_other_scores_and_combinations():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    for score in ("user_ratio", "entropy"):
+        weights = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(score=score), "toy").item_weights
+        assert torch.isfinite(weights).all()
+    config = sparsity()
+    config["combine"] = "mean"
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, config, "toy")
+    w_a, w_b = weighting.domain_weights().tolist()
+    assert weighting.item_weights[3].item() == pytest.approx((w_a + w_b) / 2)
+
+
+def test_unknown_target_domain_is_named():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    config = sparsity()
+    config["fixed"]["target_domains"]["toy"] = ["Film-Noir"]
+    with pytest.raises(ValueError, match="Film-Noir.*domains are: A, B"):
+        build_weighting("fixed", table, ITEMS, COUNTS, config, "toy")
+
+
+def test_domain_without_training_interactions_gets_w_max():
+    items = pd.concat([ITEMS, pd.DataFrame({"item": [4], "domains": [["C"]]})], ignore_index=True)
+    with pytest.warns(UserWarning, match="C"):
+        table = domain_table(INTERACTIONS, items, 0.5)
+    weighting = build_weighting("dynamic", table, items, np.append(COUNTS, 0), sparsity(), "toy")
+    weights = dict(zip(table["domain"], weighting.domain_weights().tolist()))
+    assert weights["C"] == 5.0 and weights["A"] == pytest.approx(1.25 / 1.75)
+
+
+def test_power_users():
+    power = power_users(INTERACTIONS, ITEMS, 0.5)
+    # Both users: 4 of 5 training items in A, 2 of 5 in B.
+    assert sorted(map(tuple, power.to_numpy())) == [(0, "A"), (1, "A")]

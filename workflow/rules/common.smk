@@ -1,0 +1,82 @@
+# Config validation, wildcard constraints and path helpers shared by every rule.
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+ROOT = Path(workflow.basedir)
+sys.path.insert(0, str(ROOT / "src"))
+
+from seqrec.config import ConfigError, load_schema, validate_config
+from seqrec.datasets import raw_files
+
+try:
+    _validated = validate_config(config, source="config (config/config.yaml and any --configfile/--config)")
+except ConfigError as err:
+    raise WorkflowError(str(err))
+config.clear()
+config.update(_validated)
+
+# Each step is one call of the package's command line (`python -m seqrec <step>`) with src/ on the
+# path, so the same call works in a plain virtual environment and in the per-rule conda
+# environments, locally and on a cluster, without installing the package.
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
+
+_schema = load_schema()["properties"]
+
+
+wildcard_constraints:
+    dataset="|".join(_schema["datasets"]["items"]["enum"]),
+    method="|".join(_schema["methods"]["items"]["enum"]),
+    seed=r"\d+",
+
+
+# Trainings hold a GPU when one will be used, so the default profile (resources: gpu=1) runs one
+# training at a time on a one-GPU machine while CPU-only machines run them side by side.
+GPU_PER_TRAINING = int(
+    config["train"]["device"] in ("auto", "cuda") and shutil.which("nvidia-smi") is not None
+)
+
+
+def step_config(*sections):
+    """The config sections a step reads, as the JSON its --config option takes."""
+    return json.dumps({section: config[section] for section in sections}, sort_keys=True)
+
+
+def raw_inputs(wildcards):
+    return [f"resources/raw/{wildcards.dataset}/{name}" for name in raw_files(wildcards.dataset)]
+
+
+def data_files(dataset):
+    return {
+        "interactions": f"results/{dataset}/data/interactions.parquet",
+        "item_table": f"results/{dataset}/data/items.parquet",
+    }
+
+
+def all_per_case(wildcards):
+    # generic is the reference of every lift, so it is evaluated even when not listed.
+    methods = ["generic"] + [m for m in config["methods"] if m != "generic"]
+    return expand(
+        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
+        dataset=wildcards.dataset,
+        method=methods,
+        seed=config["seeds"],
+    )
+
+
+NOTEBOOKS = ["results"]
+
+
+def notebook_inputs(wildcards):
+    per_dataset = {
+        "results": [
+            "results/tables/{dataset}/metrics.csv",
+            "results/tables/{dataset}/lift.csv",
+            "results/{dataset}/sparsity/domains.parquet",
+        ],
+    }[wildcards.name]
+    return expand(per_dataset, dataset=config["datasets"])

@@ -1,0 +1,32 @@
+# Raw data (downloaded, or synthesized for the embedded default) -> canonical parquet tables.
+
+
+rule synthesize:
+    output:
+        expand("resources/raw/synthetic/{name}", name=raw_files("synthetic")),
+    params:
+        config=step_config("synthetic"),
+    log:
+        "results/logs/synthetic/synthesize.log",
+    conda:
+        "../../envs/seqrec.yaml"
+    shell:
+        "python -m seqrec synthesize --config {params.config:q} --out resources/raw/synthetic > {log} 2>&1"
+
+
+rule prepare:
+    input:
+        raw_inputs,
+    output:
+        interactions="results/{dataset}/data/interactions.parquet",
+        item_table="results/{dataset}/data/items.parquet",
+        summary="results/{dataset}/data/dataset.json",
+    params:
+        config=step_config("prepare"),
+    log:
+        "results/logs/{dataset}/prepare.log",
+    conda:
+        "../../envs/seqrec.yaml"
+    shell:
+        "python -m seqrec prepare --config {params.config:q} --dataset {wildcards.dataset} "
+        "--raw resources/raw/{wildcards.dataset} --out results/{wildcards.dataset}/data > {log} 2>&1"

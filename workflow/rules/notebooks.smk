@@ -1,0 +1,20 @@
+# Papermill executes each notebook template with its parameters; nbconvert renders it to HTML.
+
+rule notebook:
+    input:
+        notebook_inputs,
+        template=f"{ROOT}/notebooks/{{name}}.ipynb",
+    output:
+        notebook="results/notebooks/{name}.ipynb",
+        html="results/notebooks/{name}.html",
+        figures=directory("results/figures/{name}"),
+    params:
+        datasets=json.dumps({"datasets": config["datasets"]}),
+    log:
+        "results/logs/notebooks/{name}.log",
+    conda:
+        "../../envs/notebooks.yaml"
+    shell:
+        "(papermill {input.template} {output.notebook} --kernel python3 "
+        "-p results_dir results -p figures_dir {output.figures} -y {params.datasets:q} "
+        "&& jupyter nbconvert --to html {output.notebook} --output {wildcards.name}) > {log} 2>&1"

@@ -1,0 +1,25 @@
+# One job = one (dataset, method, seed). A killed job rerun resumes from its checkpoint.pt.
+
+
+rule train:
+    input:
+        **data_files("{dataset}"),
+        domains="results/{dataset}/sparsity/domains.parquet",
+    output:
+        model="results/{dataset}/runs/{method}/seed{seed}/model.pt",
+        history="results/{dataset}/runs/{method}/seed{seed}/history.csv",
+        timing="results/{dataset}/runs/{method}/seed{seed}/timing.json",
+    params:
+        config=step_config("train", "sparsity", "evaluate"),
+    threads: config["train"]["threads"]
+    resources:
+        gpu=GPU_PER_TRAINING,
+    log:
+        "results/logs/{dataset}/train/{method}/seed{seed}.log",
+    conda:
+        "../../envs/seqrec.yaml"
+    shell:
+        "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
+        "--method {wildcards.method} --seed {wildcards.seed} --threads {threads} "
+        "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
+        "--out results/{wildcards.dataset}/runs/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
