@@ -110,3 +110,17 @@ def test_power_users():
     power = power_users(INTERACTIONS, ITEMS, 0.5)
     # Both users: 4 of 5 training items in A, 2 of 5 in B.
     assert sorted(map(tuple, power.to_numpy())) == [(0, "A"), (1, "A")]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graph_update_matches_eager_update():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    graphed = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy", device="cuda")
+    eager = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy", device="cpu")
+    generator = torch.Generator().manual_seed(0)
+    for size in (6, 6, 4, 6, 4):  # two shapes, each captured once and replayed
+        targets = torch.randint(0, 4, (size,), generator=generator)
+        graphed.observe(targets.cuda())
+        eager.observe(targets)
+        assert graphed.item_weights.cpu().tolist() == pytest.approx(eager.item_weights.tolist(), rel=1e-5)
+    assert len(graphed._graphed_update.graphs) == 2

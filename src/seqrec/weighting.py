@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from seqrec import io
+from seqrec.device import CudaGraphed
 
 WEIGHTINGS = ("generic", "fixed", "dynamic")
 
@@ -167,6 +168,9 @@ class DynamicWeighting(Weighting):
         self.share = share
         self.ema = share.clone()
         self.item_weights = self._item_weights()
+        # On cuda the ~20 small kernels of an update are replayed as one graph: launching them one
+        # by one would cost more than the rest of the weighting (see docs/weighting.md, Cost).
+        self._graphed_update = CudaGraphed(self._update, state=[self.ema, self.item_weights])
 
     def domain_weights(self) -> torch.Tensor:
         ratio = torch.where(self.has_data, self.ema.clamp_min(1e-12) / self.share.clamp_min(1e-12),
@@ -180,17 +184,24 @@ class DynamicWeighting(Weighting):
         return self.domains.combine(self.domain_weights(), self.combine)
 
     def observe(self, targets: torch.Tensor) -> None:
+        if targets.is_cuda:
+            self._graphed_update(targets)
+        else:
+            self._update(targets)
+
+    def _update(self, targets: torch.Tensor) -> None:
+        # In place only, so that the CUDA graph replaying it keeps pointing at the live tensors.
         counts = self.domains.domain_counts(targets)  # padding (item 0) has no domain: not counted
         n = targets.ne(0).sum().clamp_min(1)
         self.ema.mul_(self.ema_decay).add_(counts / n, alpha=1 - self.ema_decay)
-        self.item_weights = self._item_weights()
+        self.item_weights.copy_(self._item_weights())
 
     def state_dict(self) -> dict:
         return {"ema": self.ema.cpu()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.ema = state["ema"].to(self.share.device)
-        self.item_weights = self._item_weights()
+        self.ema.copy_(state["ema"])
+        self.item_weights.copy_(self._item_weights())
 
 
 def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_train_counts: np.ndarray,
