@@ -8,7 +8,8 @@ from seqrec.weighting import sparsity_step
 TINY = {
     "synthetic": {"n_users": 200, "n_items": 150, "n_interactions": 6000, "n_domains": 8},
     "train": {"max_len": 20, "d_model": 16, "n_heads": 2, "n_layers": 1, "max_epochs": 3, "patience": 5,
-              "batch_size": 64, "n_uniform_negatives": 32, "n_inbatch_negatives": 32},
+              "batch_size": 64, "n_uniform_negatives": 32, "n_inbatch_negatives": 32,
+              "device": "cpu"},  # CPU runs are bit-for-bit reproducible; GPU checks are separate
 }
 
 
