@@ -1,4 +1,5 @@
-# Papermill executes each notebook template with its parameters; nbconvert renders it to HTML.
+# Papermill executes each notebook template with its parameters; nbconvert renders it to HTML
+# (cells tagged remove_input, the plotting helpers, show only their output there).
 
 rule notebook:
     input:
@@ -17,4 +18,5 @@ rule notebook:
     shell:
         "(papermill {input.template} {output.notebook} --kernel python3 "
         "-p results_dir results -p figures_dir {output.figures} -y {params.datasets:q} "
-        "&& jupyter nbconvert --to html {output.notebook} --output {wildcards.name}) > {log} 2>&1"
+        "&& jupyter nbconvert --to html --TagRemovePreprocessor.remove_input_tags=remove_input "
+        "{output.notebook} --output {wildcards.name}) > {log} 2>&1"
