@@ -96,7 +96,7 @@ class ItemDomains:
         index = {d: i for i, d in enumerate(domains)}
         width = max(1, int(items["domains"].map(len).max()))
         matrix = np.full((n_items + 1, width), len(domains), dtype=np.int64)  # len(domains) = "none"
-        for row, (item, names) in enumerate(zip(items["item"].to_numpy(), items["domains"])):
+        for item, names in zip(items["item"].to_numpy(), items["domains"]):
             matrix[item, : len(names)] = [index[d] for d in names]
         self.n_domains = len(domains)
         self.matrix = torch.as_tensor(matrix, device=device)
@@ -129,8 +129,6 @@ class ItemDomains:
 class Weighting:
     """Static per-item weights; `observe` does nothing. Used for `generic` and `fixed`."""
 
-    name = "static"
-
     def __init__(self, item_weights: torch.Tensor):
         self.item_weights = item_weights
 
@@ -154,8 +152,6 @@ class DynamicWeighting(Weighting):
     the training positives (sum_i p_i * combine_{d in D(i)} score_d(t), p_i the item's share of
     training positives), so that before clipping the mean weight of a training positive is 1.
     """
-
-    name = "dynamic"
 
     def __init__(self, domains: ItemDomains, table: pd.DataFrame, item_frequency: torch.Tensor, *,
                  score: str, alpha: float, w_min: float, w_max: float, ema_decay: float, combine: str):
