@@ -43,7 +43,8 @@ def test_prepare_writes_consistent_tables(raw_dir, tmp_path):
     assert items["domains"].map(len).min() >= 1
     assert info["domains"] == sorted(set(items["domains"].explode()))
     assert info["n_domains"] == len(info["domains"])
-    raw_interactions, raw_items = synthetic.load_raw(raw_dir)
+    raw = synthetic.load_raw(raw_dir)
+    raw_interactions, raw_items = raw.interactions, raw.items
     filters = info["filters"]
     assert filters["k_core"] == 5
     assert filters["users_removed"] == PARAMS["n_users"] - info["n_users"]

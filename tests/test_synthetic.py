@@ -89,7 +89,8 @@ def test_write_and_load_raw_round_trip(tmp_path):
     params = dict(n_users=50, n_items=60, n_interactions=1_000, seed=3)
     synthetic.write_raw(tmp_path, **params)
     assert sorted(p.name for p in tmp_path.iterdir()) == synthetic.RAW_FILES
-    interactions, items = synthetic.load_raw(tmp_path)
+    raw = synthetic.load_raw(tmp_path)
+    interactions, items = raw.interactions, raw.items
     expected, expected_items = synthetic.generate(**params)
     pd.testing.assert_frame_equal(interactions, expected)
     assert items["domains"].map(list).tolist() == expected_items["domains"].tolist()

@@ -23,11 +23,14 @@ OTHER_DOMAIN = "other"
 
 
 def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike,
-            k_core: int = 5) -> dict:
-    """Filter, re-index and split `dataset` from `raw_dir` into `out_dir`; return dataset.json."""
+            k_core: int = 5, options: dict | None = None) -> dict:
+    """Filter, re-index and split `dataset` from `raw_dir` into `out_dir`; return dataset.json.
+
+    `options` (the config's `prepare` section) reach the dataset's parser.
+    """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    raw, raw_items = datasets.load_raw(dataset, raw_dir)
-    raw = raw[["user", "item", "timestamp"]]
+    tables = datasets.load_raw(dataset, raw_dir, options)
+    raw, raw_items = tables.interactions[["user", "item", "timestamp"]], tables.items
     kept = splits.k_core(raw, k_core)
     if kept.empty:
         raise ValueError(f"{dataset}: no interactions are left after {k_core}-core filtering; "
@@ -58,6 +61,8 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
             "interactions_removed": len(raw) - len(interactions),
         },
         "sources": {name: _sha256(raw_dir / name) for name in datasets.raw_files(dataset)},
+        "lines_read": tables.lines,
+        "malformed_lines": tables.malformed,
     }
     write_parquet(interactions, out_dir / "interactions.parquet")
     write_parquet(catalogue, out_dir / "items.parquet")

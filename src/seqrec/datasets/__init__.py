@@ -1,8 +1,8 @@
 """The registry of datasets: each name maps to a source that turns its raw files into tables.
 
-A source is anything with `RAW_FILES` (the raw members, relative to resources/raw/{name}/) and
-`load_raw(raw_dir) -> (interactions, items)`; a module is the usual one. Adding a dataset is one
-line in DATASETS.
+A source has `RAW_FILES` (the raw members, relative to resources/raw/{name}/) and
+`load_raw(raw_dir, options) -> RawTables` (seqrec.datasets.base); a module is the usual one.
+Adding a dataset is one line in DATASETS.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-import pandas as pd
-
 from seqrec.datasets import synthetic
+from seqrec.datasets.base import RawTables
 
 
 class RawSource(Protocol):
     RAW_FILES: list[str]
 
-    def load_raw(self, raw_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+    def load_raw(self, raw_dir: str | os.PathLike, options: dict | None = None) -> RawTables: ...
 
 
 DATASETS: dict[str, RawSource] = {
@@ -35,9 +34,9 @@ def get(name: str) -> RawSource:
                          f"{', '.join(sorted(DATASETS))}") from None
 
 
-def load_raw(name: str, raw_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(interactions[user, item, timestamp], items[item, title, domains]) of dataset `name`."""
-    return get(name).load_raw(raw_dir)
+def load_raw(name: str, raw_dir: str | os.PathLike, options: dict | None = None) -> RawTables:
+    """The raw tables of dataset `name`; `options` is the config's `prepare` section."""
+    return get(name).load_raw(raw_dir, options)
 
 
 def raw_files(name: str) -> list[str]:

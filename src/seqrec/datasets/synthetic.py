@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqrec.datasets.base import RawTables
 from seqrec.io import InputError, read_parquet, write_parquet
 
 RAW_FILES = ["interactions.parquet", "items.parquet"]
@@ -118,8 +119,8 @@ def write_raw(out_dir: str | os.PathLike, **params) -> None:
     write_parquet(items, Path(out_dir) / "items.parquet")
 
 
-def load_raw(raw_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the tables written by `write_raw`."""
+def load_raw(raw_dir: str | os.PathLike, options: dict | None = None) -> RawTables:
+    """Read the tables written by `write_raw` (`options` are unused: the data has no bad lines)."""
     tables = []
     for name, columns in [("interactions.parquet", ["user", "item", "timestamp"]),
                           ("items.parquet", ["item", "title", "domains"])]:
@@ -130,7 +131,7 @@ def load_raw(raw_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}; delete it and "
                              "rerun the step that synthesizes the dataset.")
         tables.append(frame)
-    return tables[0], tables[1]
+    return RawTables(interactions=tables[0], items=tables[1])
 
 
 def _items_per_domain(base: np.ndarray, n_items: int) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""What every dataset source hands to `prepare`, and the shared check on malformed lines.
+
+A source is anything with `RAW_FILES` (its raw members, relative to resources/raw/{dataset}/, laid
+out as inside the archive) and `load_raw(raw_dir, options) -> RawTables`; `options` is the
+`prepare` section of the config (e.g. `min_rating`, `max_malformed_fraction`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from seqrec.io import InputError
+
+
+@dataclass
+class RawTables:
+    """A dataset as read from its raw files, before filtering and splitting."""
+
+    interactions: pd.DataFrame  # user, item, timestamp (int64); rows in source order, so ties keep it
+    items: pd.DataFrame  # item, title, domains (list of str; an empty list becomes "other")
+    lines: dict[str, int] = field(default_factory=dict)  # data lines read, per raw file
+    malformed: dict[str, int] = field(default_factory=dict)  # lines skipped as malformed, per raw file
+
+
+class MalformedLines:
+    """Counts the malformed lines of one raw file and fails when they exceed the allowed fraction."""
+
+    def __init__(self, path: str | os.PathLike, max_fraction: float):
+        self.path, self.max_fraction = path, max_fraction
+        self.count, self.first = 0, None
+
+    def add(self, line: str, count: int = 1) -> None:
+        self.count += count
+        if self.first is None:
+            self.first = line
+
+    def check(self, n_lines: int) -> int:
+        """Raise InputError if too many of `n_lines` were malformed; return the malformed count."""
+        if self.count > self.max_fraction * max(n_lines, 1):
+            raise InputError(
+                f"{self.path}: {self.count} of {n_lines} lines are malformed "
+                f"({self.count / max(n_lines, 1):.3%}, more than prepare.max_malformed_fraction = "
+                f"{self.max_fraction:.3%}). First bad line: {self.first!r}. The file is probably "
+                "corrupt or not the expected release: delete it so the workflow fetches it again, "
+                "or raise prepare.max_malformed_fraction if the lines are known to be bad."
+            )
+        return self.count
