@@ -1,3 +1,7 @@
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from seqrec.config import validate_config
@@ -22,3 +26,63 @@ def tiny_dataset(tmp_path_factory):
     prepare("synthetic", root / "raw", root / "data", k_core=config["prepare"]["k_core"])
     sparsity_step(root / "data", root / "sparsity", "synthetic", config["sparsity"])
     return config, root / "data", root / "sparsity"
+
+
+# A local HTTP server on 127.0.0.1 for the download tests (no other network access).
+
+@dataclass
+class ServerState:
+    """What the server serves and how it misbehaves; tests set the fields."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    fail_first: int = 0            # answer the first N requests with 500
+    cut_after: int | None = None   # on the first request, send only this many body bytes
+    no_range: bool = False         # ignore Range headers and answer 200 with the whole file
+    requests: list[dict] = field(default_factory=list)  # path and headers of each request seen
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        state: ServerState = self.server.state
+        state.requests.append({"path": self.path, **self.headers})
+        n = len(state.requests)
+        if n <= state.fail_first:
+            return self.send_error(500)
+        if self.path not in state.files:
+            return self.send_error(404)
+        data = state.files[self.path]
+        start = 0
+        if self.headers.get("Range") and not state.no_range:
+            start = int(self.headers["Range"].removeprefix("bytes=").removesuffix("-"))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if n == 1 and state.cut_after is not None:
+            body = body[:state.cut_after]  # the full length was announced; the connection then closes
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server():
+    """Start a threaded HTTP server on a free 127.0.0.1 port; yield (state, base URL)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.state = ServerState()
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd.state, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)

@@ -72,5 +72,5 @@ def test_everything_filtered_out(raw_dir, tmp_path):
 
 
 def test_unknown_dataset_names_the_valid_ones(tmp_path):
-    with pytest.raises(ValueError, match="valid datasets are: synthetic"):
+    with pytest.raises(ValueError, match="valid datasets are:.*synthetic"):
         prepare("nonexistent", tmp_path, tmp_path / "data")

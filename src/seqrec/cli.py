@@ -35,6 +35,12 @@ def _synthesize(args: argparse.Namespace) -> None:
     synthetic.write_raw(args.out, **args.config["synthetic"])
 
 
+def _fetch(args: argparse.Namespace) -> None:
+    from seqrec.fetch import fetch_dataset
+
+    print(fetch_dataset(args.dataset, raw_root=args.out, archive_root=args.archives), flush=True)
+
+
 def _prepare(args: argparse.Namespace) -> None:
     from seqrec.prepare import prepare
 
@@ -85,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     step("synthesize", _synthesize, "generate the embedded synthetic dataset's raw files", dataset=False)
+    sub = step("fetch", _fetch, "download (or reuse), verify and extract a dataset's raw files")
+    sub.add_argument("--archives", type=Path, default=Path("resources/archives"), help="where archives are kept")
     sub = step("prepare", _prepare, "k-core filter, split and write the canonical tables")
     sub.add_argument("--raw", type=Path, required=True, help="resources/raw/{dataset}")
     sub = step("sparsity", _sparsity, "domain statistics, power users and weights")

@@ -11,7 +11,7 @@ ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
 from seqrec.config import ConfigError, load_schema, validate_config
-from seqrec.datasets import raw_files
+from seqrec.datasets import get as get_dataset, raw_files
 
 try:
     _validated = validate_config(config, source="config (config/config.yaml and any --configfile/--config)")
@@ -19,6 +19,11 @@ except ConfigError as err:
     raise WorkflowError(str(err))
 config.clear()
 config.update(_validated)
+for _name in config["datasets"]:
+    try:
+        get_dataset(_name)
+    except ValueError as err:
+        raise WorkflowError(f"config: dataset {_name} has no parser yet ({err})")
 
 # Each step is one call of the package's command line (`python -m seqrec <step>`) with src/ on the
 # path, so the same call works in a plain virtual environment and in the per-rule conda
@@ -44,6 +49,13 @@ GPU_PER_TRAINING = int(
 def step_config(*sections):
     """The config sections a step reads, as the JSON its --config option takes."""
     return json.dumps({section: config[section] for section in sections}, sort_keys=True)
+
+
+def raw_output(dataset, member):
+    """A raw member as a fetch output, guarded by its known sha256 where there is one."""
+    path = f"resources/raw/{dataset}/{member}"
+    sha256 = get_dataset(dataset).member_sha256.get(member)
+    return ensure(path, sha256=sha256) if sha256 else path
 
 
 def raw_inputs(wildcards):
