@@ -1,45 +1,61 @@
 """The fetch step: members reused without network, archives downloaded or reused, then extracted."""
 
 import hashlib
+import io
+import tarfile
 import zipfile
 from types import SimpleNamespace
 
 import pytest
 
 from seqrec import datasets
+from seqrec.datasets import Dataset, Download
 from seqrec.fetch import fetch_dataset
 from seqrec.io import InputError
 
 MEMBERS = {"toy/ratings.dat": b"1::10::5::100\n1::11::4::101\n", "toy/movies.dat": b"10::A (1999)::Drama\n"}
+OPTIONAL = "toy/extra.dat"
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def register(monkeypatch, *downloads, optional=()):
+    spec = Dataset("toy", SimpleNamespace(RAW_FILES=list(MEMBERS), OPTIONAL_FILES=list(optional)), downloads,
+                   "test licence", "test citation", "test domains",
+                   member_sha256={name: hashlib.sha256(data).hexdigest() for name, data in MEMBERS.items()})
+    monkeypatch.setitem(datasets.DATASETS, "toy", spec)
 
 
 @pytest.fixture
 def toy(server, tmp_path, monkeypatch):
-    """A dataset 'toy' whose archive the local server serves; returns (state, raw_root, archive_root)."""
+    """A dataset 'toy' whose zip the local server serves; returns (state, raw_root, archive_root)."""
     state, base = server
-    archive = tmp_path / "served.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for name, data in MEMBERS.items():
-            zf.writestr(name, data)
-    state.files["/toy.zip"] = archive.read_bytes()
-    spec = datasets.Dataset(
-        "toy", SimpleNamespace(RAW_FILES=list(MEMBERS)),
-        datasets.Archive("toy.zip", (f"{base}/toy.zip",), md5=hashlib.md5(archive.read_bytes()).hexdigest()),
-        "test licence", "test citation", "test domains",
-        member_sha256={name: hashlib.sha256(data).hexdigest() for name, data in MEMBERS.items()})
-    monkeypatch.setitem(datasets.DATASETS, "toy", spec)
+    state.files["/toy.zip"] = zipped({**MEMBERS, OPTIONAL: b"extra\n"})
+    register(monkeypatch, Download("toy.zip", (f"{base}/toy.zip",), md5=md5(state.files["/toy.zip"]),
+                                   members=tuple(MEMBERS)), optional=[OPTIONAL])
     return state, tmp_path / "raw", tmp_path / "archives"
 
 
 def test_download_then_reuse_without_network(toy, capsys):
     state, raw, archives = toy
     result = fetch_dataset("toy", raw, archives, progress=False)
-    assert result["downloaded"] and len(state.requests) == 1
+    assert result["downloaded"] == ["toy.zip"] and len(state.requests) == 1
     assert "test licence" in capsys.readouterr().out  # licence and citation shown before a download
     for name, data in MEMBERS.items():
         assert (raw / "toy" / name).read_bytes() == data
+    assert (raw / "toy" / OPTIONAL).read_bytes() == b"extra\n"  # optional members come along
     again = fetch_dataset("toy", raw, archives, progress=False)
-    assert again == {"dataset": "toy", "downloaded": False, "extracted": []} and len(state.requests) == 1
+    assert again == {"dataset": "toy", "downloaded": [], "extracted": []} and len(state.requests) == 1
 
 
 def test_members_placed_by_hand_need_no_archive(toy):
@@ -47,7 +63,7 @@ def test_members_placed_by_hand_need_no_archive(toy):
     for name, data in MEMBERS.items():
         (raw / "toy" / name).parent.mkdir(parents=True, exist_ok=True)
         (raw / "toy" / name).write_bytes(data)
-    assert fetch_dataset("toy", raw, archives, progress=False)["downloaded"] is False
+    assert fetch_dataset("toy", raw, archives, progress=False)["downloaded"] == []
     assert state.requests == [] and not archives.exists()
 
 
@@ -56,8 +72,8 @@ def test_archive_placed_by_hand_is_extracted_without_download(toy):
     archives.mkdir()
     (archives / "toy.zip").write_bytes(state.files["/toy.zip"])
     result = fetch_dataset("toy", raw, archives, progress=False)
-    assert result["downloaded"] is False and state.requests == []
-    assert sorted(result["extracted"]) == sorted(str(raw / "toy" / m) for m in MEMBERS)
+    assert result["downloaded"] == [] and state.requests == []
+    assert sorted(result["extracted"]) == sorted(str(raw / "toy" / m) for m in [*MEMBERS, OPTIONAL])
 
 
 def test_a_wrong_member_is_an_error_not_replaced(toy):
@@ -68,6 +84,37 @@ def test_a_wrong_member_is_an_error_not_replaced(toy):
     with pytest.raises(InputError, match="movies.dat"):
         fetch_dataset("toy", raw, archives, progress=False)
     assert bad.read_bytes() == b"something else\n" and state.requests == []
+
+
+def test_files_that_are_members_themselves_are_downloaded_in_place(server, tmp_path, monkeypatch):
+    state, base = server
+    for name, data in MEMBERS.items():
+        state.files[f"/{name}"] = data
+    register(monkeypatch, *(Download(name, (f"{base}/{name}",), md5=md5(data)) for name, data in MEMBERS.items()))
+    result = fetch_dataset("toy", tmp_path / "raw", tmp_path / "archives", progress=False)
+    assert sorted(result["downloaded"]) == sorted(MEMBERS) and not (tmp_path / "archives").exists()
+    for name, data in MEMBERS.items():
+        assert (tmp_path / "raw" / "toy" / name).read_bytes() == data
+
+
+def test_manual_archive_with_an_inner_tar(tmp_path, monkeypatch):
+    tar_buffer = io.BytesIO()
+    with tarfile.open(fileobj=tar_buffer, mode="w") as tf:
+        for name, data in MEMBERS.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    outer = zipped({"Toy JSON/toy.tar": tar_buffer.getvalue()})
+    inner = Download("Toy JSON/toy.tar", md5=md5(tar_buffer.getvalue()), members=tuple(MEMBERS))
+    register(monkeypatch, Download("Toy-JSON.zip", md5=md5(outer), inner=inner, manual_page="https://example.org/terms"))
+    archives = tmp_path / "archives"
+    with pytest.raises(InputError, match=r"accept its terms at https://example.org/terms, download Toy-JSON.zip"):
+        fetch_dataset("toy", tmp_path / "raw", archives, progress=False)
+    archives.mkdir()
+    (archives / "Toy-JSON.zip").write_bytes(outer)
+    fetch_dataset("toy", tmp_path / "raw", archives, progress=False)
+    for name, data in MEMBERS.items():
+        assert (tmp_path / "raw" / "toy" / name).read_bytes() == data
 
 
 def test_synthetic_has_nothing_to_fetch(tmp_path):

@@ -115,10 +115,13 @@ def verify(path: Path, md5: str | None = None, sha256: str | None = None) -> dic
     return digests
 
 
-def extract(archive: Path, members: list[str], dest_dir: Path) -> list[Path]:
-    """Extract the named members of a .zip or .tar[.gz] to `dest_dir/member`, each atomically."""
+def extract(archive: Path, members: list[str], dest_dir: Path, optional: list[str] = ()) -> list[Path]:
+    """Extract the named members of a .zip or .tar[.gz] to `dest_dir/member`, each atomically.
+
+    `optional` members are extracted too when the archive has them, and skipped otherwise.
+    """
     archive, dest_dir = Path(archive), Path(dest_dir)
-    for member in members:
+    for member in [*members, *optional]:
         path = PurePosixPath(member)
         if not path.parts or path.is_absolute() or ".." in path.parts:  # would write outside dest_dir
             raise InputError(f"{archive}: refusing to extract {member!r}: not a relative path in the archive")
@@ -126,9 +129,9 @@ def extract(archive: Path, members: list[str], dest_dir: Path) -> list[Path]:
         raise InputError(f"{archive}: archive not found; download it first.")
     try:
         if archive.name.endswith(".zip"):
-            return _extract_zip(archive, members, dest_dir)
+            return _extract_zip(archive, members, dest_dir, optional)
         if archive.name.endswith(_TAR_SUFFIXES):
-            return _extract_tar(archive, members, dest_dir)
+            return _extract_tar(archive, members, dest_dir, optional)
     except (zipfile.BadZipFile, tarfile.ReadError, tarfile.CompressionError, EOFError, zlib.error,
             gzip.BadGzipFile, lzma.LZMAError) as err:
         raise InputError(
@@ -239,12 +242,13 @@ def _missing(archive: Path, missing: list[str], names: list[str]) -> InputError:
     return InputError(f"{archive}: no member {', '.join(missing)} in the archive; it contains {shown}")
 
 
-def _extract_zip(archive: Path, members: list[str], dest_dir: Path) -> list[Path]:
+def _extract_zip(archive: Path, members: list[str], dest_dir: Path, optional: list[str]) -> list[Path]:
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
         missing = [m for m in members if m not in set(names)]
         if missing:
             raise _missing(archive, missing, names)
+        members = [*members, *(o for o in optional if o in set(names))]
         targets = []
         for member in members:
             with zf.open(member) as src, atomic_path(dest_dir / member) as tmp, open(tmp, "wb") as out:
@@ -253,8 +257,8 @@ def _extract_zip(archive: Path, members: list[str], dest_dir: Path) -> list[Path
     return targets
 
 
-def _extract_tar(archive: Path, members: list[str], dest_dir: Path) -> list[Path]:
-    wanted = set(members)
+def _extract_tar(archive: Path, members: list[str], dest_dir: Path, optional: list[str]) -> list[Path]:
+    wanted = {*members, *optional}
     names = []
     # One pass over the archive: a compressed tar cannot seek, so looking members up one by one
     # would decompress it again for each.
@@ -274,4 +278,4 @@ def _extract_tar(archive: Path, members: list[str], dest_dir: Path) -> list[Path
     missing = [m for m in members if m not in set(names)]
     if missing:
         raise _missing(archive, missing, names)
-    return [dest_dir / m for m in members]
+    return [dest_dir / m for m in [*members, *(o for o in optional if o in set(names))]]

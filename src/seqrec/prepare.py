@@ -17,10 +17,8 @@ import numpy as np
 import pandas as pd
 
 from seqrec import datasets, splits
+from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.io import write_json, write_parquet
-
-OTHER_DOMAIN = "other"
-
 
 def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike,
             k_core: int = 5, options: dict | None = None) -> dict:
@@ -36,8 +34,10 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
         raise ValueError(f"{dataset}: no interactions are left after {k_core}-core filtering; "
                          "use a smaller prepare.k_core.")
 
-    user_ids, users = np.unique(kept["user"].to_numpy(), return_inverse=True)
-    item_ids, items = np.unique(kept["item"].to_numpy(), return_inverse=True)
+    # factorize(sort=True) = np.unique(return_inverse=True), several times faster on string ids.
+    users, user_ids = pd.factorize(kept["user"], sort=True)
+    items, item_ids = pd.factorize(kept["item"], sort=True)
+    user_ids, item_ids = np.asarray(user_ids), np.asarray(item_ids)
     interactions = splits.leave_one_out(pd.DataFrame({
         "user": users.astype(np.int64),
         "item": items.astype(np.int64) + 1,

@@ -14,6 +14,9 @@ import pandas as pd
 
 from seqrec.io import InputError
 
+OTHER_DOMAIN = "other"  # the domain of an item that has none
+MAX_MALFORMED_FRACTION = 0.001  # the schema's default, for callers that pass no options
+
 
 @dataclass
 class RawTables:

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from seqrec.datasets.base import MalformedLines, RawTables
+from seqrec.datasets.base import MAX_MALFORMED_FRACTION, MalformedLines, RawTables
 from seqrec.io import InputError
 
 GENRES_100K = [
@@ -48,7 +48,6 @@ GENRES_100K = [
     "Thriller", "War", "Western",
 ]
 NO_GENRE = {"unknown", "(no genres listed)"}
-MAX_MALFORMED_FRACTION = 0.001  # the schema's default, for callers that pass no options
 CSV_RATINGS_HEADER = "userId,movieId,rating,timestamp"
 CSV_MOVIES_HEADER = "movieId,title,genres"
 
