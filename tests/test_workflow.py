@@ -50,6 +50,14 @@ def test_workflow_renders_the_results_notebook(finished_run):
 
 
 @pytest.mark.slow
+def test_workflow_renders_the_datasets_notebook(finished_run):
+    html = (finished_run / "results" / "notebooks" / "datasets.html").read_text()
+    assert "<table" in html and "data:image/png;base64" in html
+    assert (finished_run / "results" / "tables" / "datasets" / "datasets.csv").stat().st_size > 0
+    assert (finished_run / "results" / "figures" / "datasets" / "synthetic_domain_long_tail.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
 def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run):
     result = snakemake(finished_run, "--cores", "2", "-n", "--forcerun", "evaluate")
     assert planned_jobs(result.stdout) == {"evaluate": 6, "aggregate": 1, "notebook": 1, "all": 1}

@@ -31,12 +31,14 @@ for _name in config["datasets"]:
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
 
 _schema = load_schema()["properties"]
+NOTEBOOKS = ["datasets", "results"]
 
 
 wildcard_constraints:
     dataset="|".join(_schema["datasets"]["items"]["enum"]),
     method="|".join(_schema["methods"]["items"]["enum"]),
     seed=r"\d+",
+    name="|".join(NOTEBOOKS),
 
 
 # Trainings hold a GPU when one will be used, so the default profile (resources: gpu=1) runs one
@@ -80,11 +82,12 @@ def all_per_case(wildcards):
     )
 
 
-NOTEBOOKS = ["results"]
-
-
 def notebook_inputs(wildcards):
     per_dataset = {
+        "datasets": [
+            "results/{dataset}/data/dataset.json",
+            "results/{dataset}/sparsity/domains.parquet",
+        ],
         "results": [
             "results/tables/{dataset}/metrics.csv",
             "results/tables/{dataset}/lift.csv",

@@ -9,14 +9,21 @@ rule notebook:
         notebook="results/notebooks/{name}.ipynb",
         html="results/notebooks/{name}.html",
         figures=directory("results/figures/{name}"),
+        tables=directory("results/tables/{name}"),
     params:
-        datasets=json.dumps({"datasets": config["datasets"]}),
+        settings=json.dumps(
+            {
+                "datasets": config["datasets"],
+                "sparse_share_threshold": config["sparsity"]["sparse_share_threshold"],
+            }
+        ),
     log:
         "results/logs/notebooks/{name}.log",
     conda:
         "../../envs/notebooks.yaml"
     shell:
-        "(papermill {input.template} {output.notebook} --kernel python3 "
-        "-p results_dir results -p figures_dir {output.figures} -y {params.datasets:q} "
+        "(mkdir -p {output.tables} && papermill {input.template} {output.notebook} --kernel python3 "
+        "-p results_dir results -p figures_dir {output.figures} -p tables_dir {output.tables} "
+        "-y {params.settings:q} "
         "&& jupyter nbconvert --to html --TagRemovePreprocessor.remove_input_tags=remove_input "
         "{output.notebook} --output {wildcards.name}) > {log} 2>&1"
