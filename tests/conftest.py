@@ -1,7 +1,11 @@
+import os
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import nbformat
+import papermill
 import pytest
 
 from seqrec.config import validate_config
@@ -9,12 +13,32 @@ from seqrec.datasets import synthetic
 from seqrec.prepare import prepare
 from seqrec.weighting import sparsity_step
 
+REPO = Path(__file__).resolve().parents[1]
+
 TINY = {
     "synthetic": {"n_users": 200, "n_items": 150, "n_interactions": 6000, "n_domains": 8},
     "train": {"max_len": 20, "d_model": 16, "n_heads": 2, "n_layers": 1, "max_epochs": 3, "patience": 5,
               "batch_size": 64, "n_uniform_negatives": 32, "n_inbatch_negatives": 32,
               "device": "cpu"},  # CPU runs are bit-for-bit reproducible; GPU checks are separate
 }
+
+
+@pytest.fixture
+def run_notebook(tmp_path, monkeypatch):
+    """Execute notebooks/<name>.ipynb with papermill; return the code cells' outputs."""
+    # The kernel imports seqrec like every workflow step: through PYTHONPATH.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+
+    def run(name: str, parameters: dict) -> list:
+        output = tmp_path / f"{name}.ipynb"
+        papermill.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output),
+                                   parameters=parameters, kernel_name="python3", progress_bar=False)
+        executed = nbformat.read(output, as_version=4)
+        outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
+        assert not [o for o in outputs if o.output_type == "error"]
+        return outputs
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,8 @@
-import os
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pandas as pd
-import papermill
 
 from seqrec.io import write_json, write_parquet
 
@@ -46,23 +44,11 @@ def fake_dataset(results: Path, dataset: str, n_domains: int, decay: float, file
     )
 
 
-def test_datasets_notebook_runs_on_fake_results(tmp_path, monkeypatch):
+def test_datasets_notebook_runs_on_fake_results(tmp_path, run_notebook):
     results = tmp_path / "results"
     fake_dataset(results, "alpha", 8, 0.6, {"raw/ratings_v1.dat": 40_100, "raw/items.dat": 1_000})
     fake_dataset(results, "beta", 45, 0.15, {})  # generated data: no raw files
-    # The kernel imports seqrec like every workflow step: through PYTHONPATH.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
-    output = tmp_path / "datasets.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(output),
-        parameters={"results_dir": str(results)},
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    executed = nbformat.read(output, as_version=4)
-    outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs = run_notebook("datasets", {"results_dir": str(results)})
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
 
     table = pd.read_csv(results / "tables" / "datasets.csv")

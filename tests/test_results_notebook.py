@@ -1,10 +1,8 @@
-import os
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pandas as pd
-import papermill
 
 from seqrec.io import write_parquet
 from seqrec.metrics import case_metrics
@@ -53,22 +51,10 @@ def fake_results(results: Path, dataset: str, n_users: int = 300) -> None:
     )
 
 
-def test_results_notebook_runs_on_fake_results(tmp_path, monkeypatch):
+def test_results_notebook_runs_on_fake_results(tmp_path, run_notebook):
     results = tmp_path / "results"
     fake_results(results, "synthetic")
-    # The kernel imports seqrec like every workflow step: through PYTHONPATH.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
-    output = tmp_path / "results.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(output),
-        parameters={"results_dir": str(results)},
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    executed = nbformat.read(output, as_version=4)
-    outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs = run_notebook("results", {"results_dir": str(results)})
     assert any("image/png" in o.get("data", {}) for o in outputs)
     for suffix in ("png", "pdf"):
         figure = results / "figures" / f"synthetic_lift_vs_share.{suffix}"

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from seqrec.io import InputError
 
@@ -51,3 +54,28 @@ class MalformedLines:
                 "or raise prepare.max_malformed_fraction if the lines are known to be bad."
             )
         return self.count
+
+
+def read_lines(path: Path, bad: MalformedLines, what: str, fix: str) -> pa.ChunkedArray:
+    """Every line of a text file as one string column, read fast by pyarrow; lines pyarrow cannot
+    take go to `bad`.
+
+    The delimiter is a control character that only a corrupt line contains, and Latin-1 decodes
+    any byte: parsers then match each line against a strict pattern, so an undecodable or
+    ill-formed line becomes a malformed one. `what` names the content and `fix` the remedy in the
+    error for an unreadable file.
+    """
+    def skip(row: pacsv.InvalidRow) -> str:
+        bad.add(row.text)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=["line"], encoding="latin-1"),
+            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False, invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}))
+    except pa.ArrowInvalid as err:
+        raise InputError(f"{path}: cannot be read as lines of {what} ({err}). It is probably truncated "
+                         f"or not the expected release: {fix}") from err
+    return table.column("line")

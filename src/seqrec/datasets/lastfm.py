@@ -42,9 +42,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from seqrec.datasets.base import MAX_MALFORMED_FRACTION, MalformedLines, RawTables
+from seqrec.datasets.base import MAX_MALFORMED_FRACTION, MalformedLines, RawTables, read_lines
 from seqrec.io import InputError
 
 ARCHIVE = "hetrec2011-lastfm-2k.zip"
@@ -128,25 +127,9 @@ def _require(raw_dir: Path, member: str) -> None:
 def _read(path: Path, member: str, bad: MalformedLines) -> tuple[pd.DataFrame, int]:
     """The well-formed lines of `member` as columns (NUMBERS as int64, then CONVERTERS), in file
     order, and the number of data lines read; malformed lines go to `bad`."""
-    def skip(row: pacsv.InvalidRow) -> str:
-        bad.add(row.text)
-        return "skip"
-
-    # Each line is read whole as one string column (the delimiter is a control character that
-    # only a corrupt line contains). Latin-1 decodes any byte; the patterns then accept only
-    # ASCII where they want numbers, and artist names are re-decoded as UTF-8 afterwards.
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=["line"], encoding="latin-1"),
-            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False,
-                                             invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}))
-    except pa.ArrowInvalid as err:
-        raise InputError(
-            f"{path}: cannot be read as lines of text ({err}). It is probably truncated or not "
-            f"the expected release: delete it so the workflow fetches {ARCHIVE} again.") from err
-    raw = table.column("line")
+    # Latin-1 reads every byte; the patterns accept only ASCII where they want numbers, and artist
+    # names are re-decoded as UTF-8 afterwards.
+    raw = read_lines(path, bad, "text", f"delete it so the workflow fetches {ARCHIVE} again.")
     lines = pc.utf8_rtrim(raw, characters=" \r")
     if len(lines) and lines[0].as_py() == HEADERS[member]:
         raw, lines = raw.slice(1), lines.slice(1)

@@ -37,9 +37,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from seqrec.datasets.base import MAX_MALFORMED_FRACTION, MalformedLines, RawTables
+from seqrec.datasets.base import MAX_MALFORMED_FRACTION, MalformedLines, RawTables, read_lines
 from seqrec.io import InputError
 
 GENRES_100K = [
@@ -111,25 +110,7 @@ def _read_ratings(path: Path, separator: str, header: str | None,
                   bad: MalformedLines) -> tuple[dict[str, np.ndarray], int]:
     """The well-formed lines of a ratings file as columns user, item, rating, timestamp, in file
     order, and the number of lines read; malformed lines go to `bad`."""
-    def skip(row: pacsv.InvalidRow) -> str:
-        bad.add(row.text)
-        return "skip"
-
-    # Each line is read whole as one string column (the delimiter is a control character that
-    # only a corrupt line contains); Latin-1 decodes any byte, and a non-ASCII character then
-    # fails the pattern below, so an undecodable line is a malformed one.
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=["line"], encoding="latin-1"),
-            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False,
-                                             invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}))
-    except pa.ArrowInvalid as err:
-        raise InputError(
-            f"{path}: cannot be read as lines of ratings ({err}). It is probably truncated or "
-            "not the expected release: delete it so the workflow fetches it again.") from err
-    lines = table.column("line")
+    lines = read_lines(path, bad, "ratings", "delete it so the workflow fetches it again.")
     if header is not None and len(lines) and lines[0].as_py() == header:
         lines = lines.slice(1)
     n_lines = len(lines) + bad.count
