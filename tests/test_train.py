@@ -37,6 +37,16 @@ def test_run_outputs(tiny_dataset, tmp_path):
     timing = json.loads((tmp_path / "run" / "timing.json").read_text())
     assert timing["epochs"] == 3 and timing["weighting_seconds"] >= 0 and timing["device"] == "cpu"
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    weights = pd.read_csv(tmp_path / "run" / "weights.csv")
+    assert sorted(weights["epoch"].unique()) == [0, 1, 2, 3]  # before training, then every epoch
+    assert set(weights["weight"]) == {1.0, 2.0}  # fixed: 2 on the target domains, constant
+
+
+def test_dynamic_weights_move_with_the_batches(tiny_dataset, tmp_path):
+    run(tiny_dataset, tmp_path / "run", method="dynamic")
+    weights = pd.read_csv(tmp_path / "run" / "weights.csv").pivot(index="epoch", columns="domain", values="weight")
+    assert not weights.iloc[0].equals(weights.iloc[-1])
+    assert weights.min().min() >= 0.5 and weights.max().max() <= 5.0  # the default bounds
     model, saved = load_model(tmp_path / "run" / "model.pt")
     assert saved["method"] == "fixed" and saved["best_epoch"] == history["valid_ndcg@10"].idxmax() + 1
 

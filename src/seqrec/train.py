@@ -1,8 +1,9 @@
 """Training of one (dataset, method, seed): all positions of every sequence at once, AdamW, early
 stopping on validation NDCG@10, and a checkpoint after every epoch so a killed job resumes.
 
-Outputs in the run folder: model.pt (the best epoch), history.csv (one row per epoch) and
-timing.json (wall time, time per epoch, time spent on weighting). checkpoint.pt exists only while
+Outputs in the run folder: model.pt (the best epoch), history.csv (one row per epoch),
+weights.csv (each domain's loss weight after every epoch, epoch 0 = initial) and timing.json (wall
+time, time per epoch, time spent on weighting). checkpoint.pt exists only while
 training runs; it is removed when model.pt is written.
 """
 
@@ -53,6 +54,7 @@ class Trainer:
         self.item_frequency = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
         self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
                                          dataset, device)
+        self.domain_names = domains["domain"].tolist()
         self.inputs, self.targets = training_tensors(interactions, self.settings["max_len"], device)
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
@@ -135,7 +137,9 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
                       io.read_parquet(Path(sparsity_dir) / "domains.parquet"),
                       method, dataset, config, device)
     checkpoint_path = run_dir / "checkpoint.pt"
-    progress = {"epoch": 0, "history": [], "best": None, "best_state": None, "stale": 0}
+    # weights: the per-domain weights after every epoch (epoch 0 = before training).
+    progress = {"epoch": 0, "history": [], "best": None, "best_state": None, "stale": 0,
+                "weights": [trainer.weighting.domain_weights().tolist()]}
     resumed_after = 0
     if checkpoint_path.exists():
         saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
@@ -158,6 +162,7 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
                "train_seconds": train_seconds, "weighting_seconds": weighting_timer.total(),
                "epoch_seconds": time.perf_counter() - epoch_start}
         progress["history"].append(row)
+        progress["weights"].append(trainer.weighting.domain_weights().tolist())
         if progress["best"] is None or row["valid_ndcg@10"] > progress["best"]["valid_ndcg@10"]:
             progress["best"], progress["stale"] = row, 0
             progress["best_state"] = copy.deepcopy({k: v.cpu() for k, v in trainer.model.state_dict().items()})
@@ -175,6 +180,9 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
                     "state_dict": progress["best_state"], "method": method, "dataset": dataset, "seed": seed,
                     "best_epoch": int(progress["best"]["epoch"])}, tmp)
     io.write_csv(history, run_dir / "history.csv")
+    weights = pd.DataFrame(progress["weights"], columns=trainer.domain_names).rename_axis("epoch")
+    io.write_csv(weights.reset_index().melt("epoch", var_name="domain", value_name="weight"),
+                 run_dir / "weights.csv")
     train_total = float(history["train_seconds"].sum())
     io.write_json({
         "device": str(device), "threads": threads, "epochs": len(history),

@@ -127,10 +127,14 @@ class ItemDomains:
 
 
 class Weighting:
-    """Static per-item weights; `observe` does nothing. Used for `generic` and `fixed`."""
+    """Static weights; `observe` does nothing. Used for `generic` and `fixed`."""
 
-    def __init__(self, item_weights: torch.Tensor):
-        self.item_weights = item_weights
+    def __init__(self, item_weights: torch.Tensor, per_domain: torch.Tensor):
+        self.item_weights, self.per_domain = item_weights, per_domain
+
+    def domain_weights(self) -> torch.Tensor:
+        """The current weight of a positive of each domain alone (in the domain table's order)."""
+        return self.per_domain
 
     def observe(self, targets: torch.Tensor) -> None:
         pass
@@ -216,13 +220,13 @@ def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_tr
     n_items = len(item_train_counts) - 1
     domains = ItemDomains(items, table["domain"].tolist(), n_items, device)
     if kind == "generic":
-        return Weighting(torch.ones(n_items + 1, device=device))
+        return Weighting(torch.ones(n_items + 1, device=device), torch.ones(len(table), device=device))
     if kind == "fixed":
         fixed = sparsity_config["fixed"]
         targets = fixed_targets(table, fixed["target_domains"].get(dataset), "config")
         per_domain = torch.tensor([fixed["weight"] if d in targets else 1.0 for d in table["domain"]],
                                   device=device)
-        return Weighting(domains.combine(per_domain, sparsity_config["combine"]))
+        return Weighting(domains.combine(per_domain, sparsity_config["combine"]), per_domain)
     counts = torch.as_tensor(item_train_counts, dtype=torch.float32, device=device)
     dynamic = sparsity_config["dynamic"]
     return DynamicWeighting(domains, table, counts / counts.sum(), score=dynamic["score"],

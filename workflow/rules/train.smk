@@ -9,6 +9,7 @@ rule train:
         model="results/{dataset}/runs/{method}/seed{seed}/model.pt",
         history="results/{dataset}/runs/{method}/seed{seed}/history.csv",
         timing="results/{dataset}/runs/{method}/seed{seed}/timing.json",
+        weights="results/{dataset}/runs/{method}/seed{seed}/weights.csv",
     params:
         config=step_config("train", "sparsity", "evaluate"),
     threads: config["train"]["threads"]
