@@ -40,6 +40,8 @@ def test_run_outputs(tiny_dataset, tmp_path):
     weights = pd.read_csv(tmp_path / "run" / "weights.csv")
     assert sorted(weights["epoch"].unique()) == [0, 1, 2, 3]  # before training, then every epoch
     assert set(weights["weight"]) == {1.0, 2.0}  # fixed: 2 on the target domains, constant
+    model, saved = load_model(tmp_path / "run" / "model.pt")
+    assert saved["method"] == "fixed" and saved["best_epoch"] == history["valid_ndcg@10"].idxmax() + 1
 
 
 def test_dynamic_weights_move_with_the_batches(tiny_dataset, tmp_path):
@@ -47,8 +49,6 @@ def test_dynamic_weights_move_with_the_batches(tiny_dataset, tmp_path):
     weights = pd.read_csv(tmp_path / "run" / "weights.csv").pivot(index="epoch", columns="domain", values="weight")
     assert not weights.iloc[0].equals(weights.iloc[-1])
     assert weights.min().min() >= 0.5 and weights.max().max() <= 5.0  # the default bounds
-    model, saved = load_model(tmp_path / "run" / "model.pt")
-    assert saved["method"] == "fixed" and saved["best_epoch"] == history["valid_ndcg@10"].idxmax() + 1
 
 
 def test_killed_job_resumes_where_it_stopped(tiny_dataset, tmp_path, monkeypatch):
