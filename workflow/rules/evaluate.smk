@@ -16,6 +16,8 @@ rule evaluate:
         gpu=GPU_PER_TRAINING,
     log:
         "results/logs/{dataset}/evaluate/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv"
     conda:
         "../../envs/seqrec.yaml"
     shell:

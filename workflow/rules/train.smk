@@ -17,6 +17,8 @@ rule train:
         gpu=GPU_PER_TRAINING,
     log:
         "results/logs/{dataset}/train/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/train/{method}/seed{seed}.tsv"
     conda:
         "../../envs/seqrec.yaml"
     shell:
