@@ -64,6 +64,14 @@ def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run)
 
 
 @pytest.mark.slow
+def test_report_holds_every_notebook_figure(finished_run):
+    snakemake(finished_run, "--report", "results/report.html")
+    report = (finished_run / "results" / "report.html").read_text()
+    for figure in (finished_run / "results" / "figures").glob("*/*.png"):
+        assert figure.name in report
+
+
+@pytest.mark.slow
 def test_nothing_to_do_after_a_finished_run(finished_run):
     result = snakemake(finished_run, "--cores", "2", "-n")
     assert "Nothing to be done" in result.stdout + result.stderr

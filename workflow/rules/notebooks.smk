@@ -8,7 +8,12 @@ rule notebook:
     output:
         notebook="results/notebooks/{name}.ipynb",
         html="results/notebooks/{name}.html",
-        figures=directory("results/figures/{name}"),
+        figures=report(
+            directory("results/figures/{name}"),
+            patterns=["{figure}.png"],
+            caption="../report/figure.rst",
+            category="{name}",
+        ),
         tables=directory("results/tables/{name}"),
     params:
         settings=json.dumps(
