@@ -124,3 +124,16 @@ def test_cuda_graph_update_matches_eager_update():
         eager.observe(targets)
         assert graphed.item_weights.cpu().tolist() == pytest.approx(eager.item_weights.tolist(), rel=1e-5)
     assert len(graphed._graphed_update.graphs) == 2
+
+
+@pytest.mark.parametrize("score, scores", [
+    # s_d for A (share 0.8, 8 interactions) and B (share 0.4, 4 interactions), alpha 1
+    ("log_inverse_frequency", (math.log(1 + 1 / 0.8), math.log(1 + 1 / 0.4))),
+    ("effective_number", (0.5 / (1 - 0.5 ** 8), 0.5 / (1 - 0.5 ** 4))),  # beta 0.5
+])
+def test_alternative_scores(score, scores):
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(score=score, effective_number_beta=0.5), "toy")
+    s_a, s_b = scores
+    normaliser = (6 * s_a + 2 * max(s_a, s_b) + 2 * max(s_a, s_b)) / 10
+    assert weighting.domain_weights().tolist() == pytest.approx([s_a / normaliser, s_b / normaliser], rel=1e-5)

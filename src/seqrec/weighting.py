@@ -89,6 +89,33 @@ def fixed_targets(table: pd.DataFrame, configured: list[str] | None, source: str
 
 # ---------------------------------------------------------------- weights (torch side)
 
+def rarity(table: pd.DataFrame, score: str, effective_number_beta: float = 0.9999) -> np.ndarray:
+    """r_d, the quantity whose power -alpha is the domain's sparsity score s_d (docs/weighting.md).
+
+    inverse_frequency: the share f_d; user_ratio and entropy: the user ratio and the effective item
+    ratio exp(H_d)/items; composite: the geometric mean of those three; log_inverse_frequency:
+    1 / log(1 + 1/f_d); effective_number: (1 - beta^n_d) / (1 - beta) with n_d the domain's training
+    interactions (Cui et al., CVPR 2019). A domain without interactions has r_d = 0 (weight w_max).
+    """
+    share = table["share"].to_numpy(np.float64)
+    if score == "inverse_frequency":
+        return share
+    if score == "user_ratio":
+        return table["user_ratio"].to_numpy(np.float64)
+    if score == "entropy":
+        return table["effective_item_ratio"].to_numpy(np.float64)
+    if score == "composite":
+        parts = table[["share", "user_ratio", "effective_item_ratio"]].to_numpy(np.float64)
+        return np.cbrt(parts.prod(axis=1))
+    if score == "log_inverse_frequency":
+        with np.errstate(divide="ignore"):
+            return np.where(share > 0, 1 / np.log1p(1 / np.where(share > 0, share, 1)), 0.0)
+    if score == "effective_number":
+        n = table["interactions"].to_numpy(np.float64)
+        return (1 - effective_number_beta ** n) / (1 - effective_number_beta)
+    raise ValueError(f"unknown sparsity score {score!r}")
+
+
 class ItemDomains:
     """Items' domains as a padded index matrix, with the combination of per-domain values per item."""
 
@@ -158,11 +185,10 @@ class DynamicWeighting(Weighting):
     """
 
     def __init__(self, domains: ItemDomains, table: pd.DataFrame, item_frequency: torch.Tensor, *,
-                 score: str, alpha: float, w_min: float, w_max: float, ema_decay: float, combine: str):
+                 score: str, alpha: float, w_min: float, w_max: float, ema_decay: float, combine: str,
+                 effective_number_beta: float = 0.9999):
         device = domains.matrix.device
-        column = {"inverse_frequency": "share", "user_ratio": "user_ratio",
-                  "entropy": "effective_item_ratio"}[score]
-        base = torch.tensor(table[column].to_numpy(np.float64), dtype=torch.float32, device=device)
+        base = torch.tensor(rarity(table, score, effective_number_beta), dtype=torch.float32, device=device)
         share = torch.tensor(table["share"].to_numpy(np.float64), dtype=torch.float32, device=device)
         self.domains, self.combine, self.alpha = domains, combine, alpha
         self.w_min, self.w_max, self.ema_decay = w_min, w_max, ema_decay
@@ -231,7 +257,8 @@ def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_tr
     dynamic = sparsity_config["dynamic"]
     return DynamicWeighting(domains, table, counts / counts.sum(), score=dynamic["score"],
                             alpha=dynamic["alpha"], w_min=dynamic["w_min"], w_max=dynamic["w_max"],
-                            ema_decay=dynamic["ema_decay"], combine=sparsity_config["combine"])
+                            ema_decay=dynamic["ema_decay"], combine=sparsity_config["combine"],
+                            effective_number_beta=dynamic["effective_number_beta"])
 
 
 
