@@ -13,11 +13,13 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/sparsity.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ablations.smk"
 include: "workflow/rules/notebooks.smk"
 
 
 rule all:
     input:
         expand("results/tables/{dataset}/lift.csv", dataset=config["datasets"]),
+        expand("results/{dataset}/ablations/tables/lift.csv", dataset=config["datasets"] if ABLATIONS else []),
         expand("results/notebooks/{name}.html", name=NOTEBOOKS),
     default_target: True

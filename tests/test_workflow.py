@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+NOTEBOOKS_AFTER_EVALUATION = ["results", "ablations"]
 
 
 def snakemake(workdir, *args, check=True):
@@ -50,6 +52,14 @@ def test_workflow_renders_the_results_notebook(finished_run):
 
 
 @pytest.mark.slow
+def test_workflow_runs_the_ablations(finished_run):
+    lift = pd.read_csv(finished_run / "results" / "synthetic" / "ablations" / "tables" / "lift.csv")
+    assert set(lift["method"]) == {"no_ema", "fixed_4"} and set(lift["reference"]) == {"generic"}
+    html = (finished_run / "results" / "notebooks" / "ablations.html").read_text()
+    assert "no_ema" in html and "data:image/png;base64" in html
+
+
+@pytest.mark.slow
 def test_workflow_renders_the_datasets_notebook(finished_run):
     html = (finished_run / "results" / "notebooks" / "datasets.html").read_text()
     assert "<table" in html and "data:image/png;base64" in html
@@ -60,7 +70,10 @@ def test_workflow_renders_the_datasets_notebook(finished_run):
 @pytest.mark.slow
 def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run):
     result = snakemake(finished_run, "--cores", "2", "-n", "--forcerun", "evaluate")
-    assert planned_jobs(result.stdout) == {"evaluate": 6, "aggregate": 1, "notebook": 1, "all": 1}
+    # evaluate -> aggregate (main and ablations, whose reference is the generic run) -> their notebooks
+    jobs = planned_jobs(result.stdout)
+    assert jobs.pop("notebook") == len(NOTEBOOKS_AFTER_EVALUATION)
+    assert jobs == {"evaluate": 6, "aggregate": 1, "aggregate_ablations": 1, "all": 1}
 
 
 @pytest.mark.slow

@@ -65,6 +65,20 @@ def validate_config(config: dict | None, source: str = "config") -> dict:
     return config
 
 
+def merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override` merged in, nested dictionaries key by key."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def ablation_config(config: dict, variant: str) -> dict:
+    """The config of an ablation variant: its `sparsity` overrides merged in, validated."""
+    overrides = config["ablations"]["variants"][variant].get("sparsity", {})
+    return validate_config(merge(config, {"sparsity": overrides}), source=f"ablations.variants.{variant}")
+
+
 def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():

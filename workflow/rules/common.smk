@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
-from seqrec.config import ConfigError, load_schema, validate_config
+from seqrec.config import ConfigError, ablation_config, load_schema, validate_config
 from seqrec.datasets import get as get_dataset, raw_files
 
 try:
@@ -24,6 +24,11 @@ for _name in config["datasets"]:
         get_dataset(_name)
     except ValueError as err:
         raise WorkflowError(f"config: dataset {_name} has no parser yet ({err})")
+ABLATIONS = config["ablations"]["variants"] if config["ablations"]["enabled"] else {}
+try:
+    _ablation_configs = {name: ablation_config(config, name) for name in ABLATIONS}
+except ConfigError as err:
+    raise WorkflowError(str(err))
 
 # Each step is one call of the package's command line (`python -m seqrec <step>`) with src/ on the
 # path, so the same call works in a plain virtual environment and in the per-rule conda
@@ -31,7 +36,7 @@ for _name in config["datasets"]:
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
 
 _schema = load_schema()["properties"]
-NOTEBOOKS = ["datasets", "results"]
+NOTEBOOKS = ["datasets", "results"] + (["ablations"] if ABLATIONS else [])
 
 
 wildcard_constraints:
@@ -39,6 +44,7 @@ wildcard_constraints:
     method="|".join(_schema["methods"]["items"]["enum"]),
     seed=r"\d+",
     name="|".join(NOTEBOOKS),
+    variant="|".join(ABLATIONS) or "no-ablation-variants",
 
 
 # Trainings hold a GPU when one will be used, so the default profile (resources: gpu=1) runs one
@@ -51,6 +57,22 @@ GPU_PER_TRAINING = int(
 def step_config(*sections):
     """The config sections a step reads, as the JSON its --config option takes."""
     return json.dumps({section: config[section] for section in sections}, sort_keys=True)
+
+
+def ablation_step_config(variant):
+    """What a variant's training reads: the main config with its sparsity overrides."""
+    return json.dumps({s: _ablation_configs[variant][s] for s in ("train", "sparsity", "evaluate")}, sort_keys=True)
+
+
+def ablation_per_case(wildcards):
+    # The generic runs of the ablation seeds are the reference of every variant's lift.
+    seeds = config["ablations"]["seeds"]
+    return expand("results/{dataset}/eval/generic/seed{seed}/per_case.parquet", dataset=wildcards.dataset, seed=seeds) + expand(
+        "results/{dataset}/ablations/eval/{variant}/seed{seed}/per_case.parquet",
+        dataset=wildcards.dataset,
+        variant=list(ABLATIONS),
+        seed=seeds,
+    )
 
 
 def raw_output(dataset, member):
@@ -86,6 +108,10 @@ def notebook_inputs(wildcards):
     per_dataset = {
         "datasets": [
             "results/{dataset}/data/dataset.json",
+            "results/{dataset}/sparsity/domains.parquet",
+        ],
+        "ablations": [
+            "results/{dataset}/ablations/tables/lift.csv",
             "results/{dataset}/sparsity/domains.parquet",
         ],
         "results": [
