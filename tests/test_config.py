@@ -22,7 +22,7 @@ def test_embedded_default_config_is_valid():
 @pytest.mark.parametrize("bad, message", [
     ({"datasets": ["netflix"]}, r"'netflix' at datasets\.0 is not a valid choice; valid ones are: synthetic, movielens-100k"),
     ({"methods": ["generic", "magic"]}, r"'magic' at methods\.1 .*valid ones are: generic, fixed, dynamic"),
-    ({"trian": {}}, r"unknown key\(s\) trian at top level; valid keys are: aggregate, datasets"),
+    ({"trian": {}}, r"unknown key\(s\) trian at top level; valid keys are: ablations, aggregate, datasets"),
     ({"train": {"lr": 0.1, "epochs": 3}}, r"unknown key\(s\) epochs at train; valid keys are: .*max_epochs"),
     ({"seeds": []}, r"seeds: \[\] should be non-empty"),
     ({"sparsity": {"dynamic": {"w_min": 3, "w_max": 2}}}, r"w_min \(3\) exceeds w_max \(2\)"),
