@@ -36,7 +36,8 @@ except ConfigError as err:
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
 
 _schema = load_schema()["properties"]
-NOTEBOOKS = ["datasets", "results"] + (["ablations"] if ABLATIONS else [])
+NOTEBOOKS = ["datasets", "sparsity", "results", "main_results", "robustness", "power_users", "overhead",
+             "convergence", "qualitative", "claims"] + (["ablations"] if ABLATIONS else []) + ["index"]
 
 
 wildcard_constraints:
@@ -94,30 +95,54 @@ def data_files(dataset):
 
 
 def all_per_case(wildcards):
-    # generic is the reference of every lift, so it is evaluated even when not listed.
-    methods = ["generic"] + [m for m in config["methods"] if m != "generic"]
     return expand(
         "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
         dataset=wildcards.dataset,
-        method=methods,
+        method=all_methods(),
         seed=config["seeds"],
     )
 
 
+DOMAINS = "results/{dataset}/sparsity/domains.parquet"
+TABLES = ["results/tables/{dataset}/metrics.csv", "results/tables/{dataset}/lift.csv", DOMAINS]
+
+# What each notebook reads; patterns are expanded over the configured datasets, methods and seeds.
+NOTEBOOK_INPUTS = {
+    "datasets": ["results/{dataset}/data/dataset.json", DOMAINS],
+    "sparsity": [DOMAINS, "results/{dataset}/runs/{method}/seed{seed}/weights.csv"],
+    "results": TABLES,
+    "main_results": TABLES,
+    "robustness": TABLES,
+    "power_users": TABLES + ["results/{dataset}/sparsity/power_users.parquet"],
+    "convergence": ["results/{dataset}/runs/{method}/seed{seed}/history.csv"],
+    "overhead": [
+        "results/{dataset}/runs/{method}/seed{seed}/timing.json",
+        "results/benchmarks/{dataset}/train/{method}/seed{seed}.tsv",
+        "results/benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",
+    ],
+    "ablations": ["results/{dataset}/ablations/tables/lift.csv", DOMAINS],
+    "qualitative": [
+        "results/{dataset}/data/interactions.parquet",
+        "results/{dataset}/data/items.parquet",
+        "results/{dataset}/sparsity/power_users.parquet",
+        "results/{dataset}/runs/{method}/seed{seed}/model.pt",
+        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
+        DOMAINS,
+    ],
+    "claims": TABLES + [
+        "results/{dataset}/runs/{method}/seed{seed}/timing.json",
+        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
+    ],
+}
+
+
+def all_methods():
+    """The configured methods, generic first: it is the reference of every lift, so always run."""
+    return ["generic"] + [m for m in config["methods"] if m != "generic"]
+
+
 def notebook_inputs(wildcards):
-    per_dataset = {
-        "datasets": [
-            "results/{dataset}/data/dataset.json",
-            "results/{dataset}/sparsity/domains.parquet",
-        ],
-        "ablations": [
-            "results/{dataset}/ablations/tables/lift.csv",
-            "results/{dataset}/sparsity/domains.parquet",
-        ],
-        "results": [
-            "results/tables/{dataset}/metrics.csv",
-            "results/tables/{dataset}/lift.csv",
-            "results/{dataset}/sparsity/domains.parquet",
-        ],
-    }[wildcards.name]
-    return expand(per_dataset, dataset=config["datasets"])
+    if wildcards.name == "index":  # rendered last: it links every other notebook
+        return expand("results/notebooks/{name}.html", name=[n for n in NOTEBOOKS if n != "index"])
+    paths = expand(NOTEBOOK_INPUTS[wildcards.name], dataset=config["datasets"], method=all_methods(), seed=config["seeds"])
+    return list(dict.fromkeys(paths))

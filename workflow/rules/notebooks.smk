@@ -19,6 +19,8 @@ rule notebook:
         settings=json.dumps(
             {
                 "datasets": config["datasets"],
+                "methods": all_methods(),
+                "seeds": config["seeds"],
                 "sparse_share_threshold": config["sparsity"]["sparse_share_threshold"],
             }
         ),
@@ -27,7 +29,7 @@ rule notebook:
     conda:
         "../../envs/notebooks.yaml"
     shell:
-        "(mkdir -p {output.tables} && papermill {input.template} {output.notebook} --kernel python3 "
+        "(mkdir -p {output.tables} {output.figures} && papermill {input.template} {output.notebook} --kernel python3 "
         "-p results_dir results -p figures_dir {output.figures} -p tables_dir {output.tables} "
         "-y {params.settings:q} "
         "&& jupyter nbconvert --to html --TagRemovePreprocessor.remove_input_tags=remove_input "

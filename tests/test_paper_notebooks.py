@@ -1,0 +1,151 @@
+"""The claims, qualitative and index notebooks on a small results folder made by the real steps.
+
+Two datasets: `synthetic` with trained generic and dynamic models (two seeds each), evaluated and
+aggregated, plus per-case results standing in for the SIGMA baseline; `bare` with only its data and
+domain statistics and no power user, so that every "not measured" and "no such user" path runs.
+"""
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from seqrec import claims
+from seqrec.evaluate import evaluate
+from seqrec.io import read_parquet, write_parquet
+from seqrec.metrics import case_metrics
+from seqrec.stats import aggregate
+from seqrec.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ["claims", "qualitative", "index"]
+PARAMETERS = ["results_dir", "figures_dir", "tables_dir", "datasets", "methods", "seeds", "k",
+              "sparse_share_threshold"]
+
+
+@pytest.fixture(scope="module")
+def paper_results(tiny_dataset, tmp_path_factory):
+    config, data, sparsity = tiny_dataset
+    results = tmp_path_factory.mktemp("paper") / "results"
+    for dataset in ("synthetic", "bare"):
+        shutil.copytree(data, results / dataset / "data")
+        shutil.copytree(sparsity, results / dataset / "sparsity")
+    power = read_parquet(results / "bare" / "sparsity" / "power_users.parquet")
+    write_parquet(power.iloc[:0], results / "bare" / "sparsity" / "power_users.parquet")
+
+    paths = {}
+    for method in ("generic", "dynamic"):
+        for seed in (2, 1):
+            run = results / "synthetic" / "runs" / method / f"seed{seed}"
+            out = results / "synthetic" / "eval" / method / f"seed{seed}"
+            train(results / "synthetic" / "data", results / "synthetic" / "sparsity", run, "synthetic",
+                  method, seed, config, threads=1)
+            evaluate(results / "synthetic" / "data", results / "synthetic" / "sparsity", run, out, config, threads=1)
+            paths[(method, seed)] = out / "per_case.parquet"
+    for seed in (1, 2):  # a stand-in for SIGMA: the generic model's cases, ranked ten times better
+        cases = read_parquet(paths[("generic", seed)])
+        ranks = cases["rank"].to_numpy() // 10
+        cases = cases.assign(rank=ranks, **case_metrics(ranks, config["evaluate"]["ks"]))
+        paths[("sigma", seed)] = results / "synthetic" / "eval" / "sigma" / f"seed{seed}" / "per_case.parquet"
+        write_parquet(cases, paths[("sigma", seed)])
+    aggregate("synthetic", paths, results / "tables" / "synthetic", [10], n_bootstrap=100)
+    (results / "notebooks").mkdir()
+    (results / "notebooks" / "datasets.html").write_text("<html></html>")  # as if rendered
+    return results
+
+
+def workflow_parameters(results, name):
+    """The parameters the workflow's notebook rule passes."""
+    return {"results_dir": str(results), "figures_dir": str(results / "figures" / name),
+            "tables_dir": str(results / "tables" / name), "datasets": ["synthetic", "bare"],
+            "sparse_share_threshold": 0.03}
+
+
+def nonempty(path):
+    return path.exists() and path.stat().st_size > 0
+
+
+def test_claims_notebook(paper_results, run_notebook):
+    outputs = run_notebook("claims", {**workflow_parameters(paper_results, "claims"), "n_bootstrap": 100})
+    tables = paper_results / "tables" / "claims"
+    assert nonempty(tables / "claims.csv") and nonempty(tables / "claims.tex")
+    table = pd.read_csv(tables / "claims.csv").set_index(["dataset", "claim"])
+    assert len(table) == 2 * len(claims.CLAIMS)
+    assert set(table["verdict"]) <= set(claims.VERDICTS)
+    assert (table.loc["bare", "verdict"] == claims.NOT_MEASURED).all()
+    synthetic = table.loc["synthetic"]
+    assert synthetic.loc["c", "verdict"] != claims.NOT_MEASURED  # dense domains have lifts
+    assert synthetic.loc["d", "verdict"] != claims.NOT_MEASURED  # timing.json of both seeds
+    assert synthetic.loc["d", "seeds"] == "2 (1, 2)"
+    assert synthetic.loc["e-sigma", "verdict"] == claims.NOT_REPRODUCED  # the stand-in is far better
+    assert synthetic.loc["e-sigma", "measured"] < 0
+    assert synthetic.loc["e-calrec", "verdict"] == claims.NOT_MEASURED
+    assert synthetic.loc["a", "domain"] == "Crime"  # the sparsest domain of the synthetic data
+    tex = (tables / "claims.tex").read_text()
+    assert "\\toprule" in tex and "$<$ 1\\%" in tex
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "not measured in this run" in html and "background-color" in html
+    for suffix in ("png", "pdf"):
+        assert nonempty(paper_results / "figures" / "claims" / f"claims_lifts.{suffix}")
+
+
+def test_qualitative_notebook(paper_results, run_notebook):
+    outputs = run_notebook("qualitative", workflow_parameters(paper_results, "qualitative"))
+    tables = paper_results / "tables" / "qualitative"
+    for name in ("synthetic_history", "synthetic_top10"):
+        assert nonempty(tables / f"{name}.csv") and nonempty(tables / f"{name}.tex")
+    assert not list(tables.glob("bare_*"))  # no power user there: said so, nothing written
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert "no user to show" in text
+
+    top = pd.read_csv(tables / "synthetic_top10.csv")
+    assert sorted(top["method"].unique()) == ["dynamic", "generic"] and (top["seed"] == 1).all()
+    assert top.groupby("method")["rank"].apply(list).map(lambda r: r == list(range(1, 11))).all()
+    user = int(top["user"].iloc[0])
+    # The rule: a Crime power user whose test item is in Crime, the most training interactions in it.
+    interactions = read_parquet(paper_results / "synthetic" / "data" / "interactions.parquet")
+    items = read_parquet(paper_results / "synthetic" / "data" / "items.parquet")
+    crime = set(items.loc[items["domains"].map(lambda ds: "Crime" in ds), "item"])
+    power = read_parquet(paper_results / "synthetic" / "sparsity" / "power_users.parquet")
+    candidates = set(power.loc[power["domain"] == "Crime", "user"])
+    test = interactions.loc[(interactions["split"] == "test") & interactions["item"].isin(crime)]
+    eligible = sorted(candidates & set(test["user"]))
+    train_crime = interactions.loc[(interactions["split"] == "train") & interactions["item"].isin(crime)]
+    counts = train_crime.groupby("user").size().reindex(eligible, fill_value=0)
+    assert user == counts.idxmax()
+    # The history never recommends itself: masked items are not in the lists.
+    history = pd.read_csv(tables / "synthetic_history.csv")
+    assert history["split"].iloc[-1] == "test" and history["target"].iloc[-1]
+    seen = set(interactions.loc[(interactions["user"] == user) & (interactions["split"] != "test"), "item"])
+    target = int(history["item"].iloc[-1])
+    assert not (set(top["item"]) & (seen - {target}))
+
+
+def test_index_notebook(paper_results, run_notebook):
+    # The claims table the index reads is the one the claims notebook writes in the workflow.
+    table = claims.claims_table(paper_results, ["synthetic"], n_bootstrap=50)
+    (paper_results / "tables" / "claims").mkdir(parents=True, exist_ok=True)
+    table.to_csv(paper_results / "tables" / "claims" / "claims.csv", index=False)
+    outputs = run_notebook("index", workflow_parameters(paper_results, "index"))
+    listing = pd.read_csv(paper_results / "tables" / "index" / "notebooks.csv")
+    assert nonempty(paper_results / "tables" / "index" / "notebooks.tex")
+    assert listing["name"].tolist()[:3] == ["datasets", "sparsity", "main_results"] and len(listing) == 11
+    assert listing.set_index("name")["rendered"].to_dict()["datasets"]
+    assert listing["rendered"].sum() == 1
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert "[Datasets](datasets.html)" in text and "not rendered in this run" in text
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "+52.4%" in html  # the headline table
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_paper_notebook_templates(name):
+    notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assigned = [line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line]
+    assert assigned[: len(PARAMETERS)] == PARAMETERS
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert any("remove_input" in cell.metadata.get("tags", []) for cell in code)

@@ -1,0 +1,199 @@
+"""The sparsity, convergence and overhead notebooks on a small fake results folder.
+
+`alpha` has everything the workflow writes for 3 methods x 2 seeds x 3 epochs; `beta` has only its
+domain table and one generic run without benchmark files, so each notebook also meets the missing
+pieces (no dynamic run, no generic-vs-method comparison, no benchmarks) it has to explain.
+"""
+
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqrec.io import write_csv, write_json, write_parquet, write_text
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ("sparsity", "convergence", "overhead")
+PARAMETERS = ["results_dir", "figures_dir", "tables_dir", "datasets", "methods", "seeds", "k",
+              "sparse_share_threshold"]
+
+DOMAINS = ["Drama", "Comedy", "Horror", "Sci-Fi & Fantasy", "Film-Noir"]
+SHARES = np.array([0.5, 0.3, 0.15, 0.02, 0.01])  # the last two are sparse (below 0.03)
+INITIAL = np.array([0.5, 0.7, 1.0, 2.6, 3.7])  # dynamic weights before training
+METHODS, SEEDS, EPOCHS = ("generic", "fixed", "dynamic"), (1, 2), (1, 2, 3)
+# Validation NDCG@10 per epoch, chosen so that the best epochs differ between seeds.
+NDCG = {
+    ("generic", 1): [0.10, 0.12, 0.11], ("generic", 2): [0.09, 0.10, 0.13],
+    ("fixed", 1): [0.11, 0.13, 0.12], ("fixed", 2): [0.10, 0.14, 0.14],
+    ("dynamic", 1): [0.12, 0.15, 0.16], ("dynamic", 2): [0.11, 0.13, 0.17],
+}
+SECONDS_PER_EPOCH = {("generic", 1): 2.0, ("generic", 2): 2.2, ("fixed", 1): 2.04, ("fixed", 2): 2.2,
+                     ("dynamic", 1): 2.02, ("dynamic", 2): 2.2}
+WEIGHTING_SHARE = {("generic", 1): 0.0004, ("generic", 2): 0.0006, ("fixed", 1): 0.001, ("fixed", 2): 0.0012,
+                   ("dynamic", 1): 0.004, ("dynamic", 2): 0.006}
+MAX_RSS = {"train": 1200.0, "evaluate": 800.0}
+
+
+def domain_weights(method: str, seed: int, epoch: int) -> np.ndarray:
+    if method == "generic":
+        return np.ones(len(DOMAINS))
+    if method == "fixed":
+        return np.where(SHARES < 0.03, 2.0, 1.0)
+    return INITIAL * (1 + 0.01 * seed * epoch)  # drifts a little with every epoch
+
+
+def write_domains(results: Path, dataset: str) -> None:
+    interactions = (SHARES * 10_000).astype(np.int64)
+    items = np.array([40, 30, 20, 6, 4])
+    write_parquet(pd.DataFrame({
+        "domain": DOMAINS, "interactions": interactions, "items": items, "users": items * 9,
+        "entropy": np.log(items.astype(float)), "share": SHARES, "user_ratio": items * 9 / 400,
+        "effective_item_ratio": items / 100, "inverse_frequency": 1 / SHARES, "is_sparse": SHARES < 0.03,
+        "fixed_target": SHARES < 0.03, "weight_generic": 1.0, "weight_fixed": np.where(SHARES < 0.03, 2.0, 1.0),
+        "weight_dynamic": INITIAL,
+    }), results / dataset / "sparsity" / "domains.parquet")
+
+
+def write_run(results: Path, dataset: str, method: str, seed: int) -> None:
+    run = results / dataset / "runs" / method / f"seed{seed}"
+    per_epoch, share = SECONDS_PER_EPOCH[method, seed], WEIGHTING_SHARE[method, seed]
+    ndcg = NDCG[method, seed]
+    write_csv(pd.DataFrame({
+        "epoch": list(EPOCHS), "train_loss": [5.0 - 0.2 * e - 0.01 * seed for e in EPOCHS],
+        "valid_ndcg@10": ndcg, "valid_recall@10": [2 * v for v in ndcg],
+        "train_seconds": per_epoch, "weighting_seconds": per_epoch * share, "epoch_seconds": per_epoch + 0.5,
+    }), run / "history.csv")
+    write_csv(pd.DataFrame([
+        {"epoch": epoch, "domain": domain, "weight": weight}
+        for epoch in (0, *EPOCHS) for domain, weight in zip(DOMAINS, domain_weights(method, seed, epoch))
+    ]), run / "weights.csv")
+    write_json({
+        "device": "cpu", "threads": 2, "epochs": len(EPOCHS), "best_epoch": 1 + int(np.argmax(ndcg)),
+        "wall_seconds": 3 * per_epoch + 5, "train_seconds": 3 * per_epoch, "seconds_per_epoch": per_epoch + 0.5,
+        "weighting_seconds": 3 * per_epoch * share, "weighting_share_of_training": share, "resumed_after_epoch": 0,
+    }, run / "timing.json")
+
+
+def write_benchmarks(results: Path, dataset: str, method: str, seed: int) -> None:
+    for step, rss in MAX_RSS.items():
+        rss += 10 * seed
+        write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                   f"{3.5 + seed:.2f}\t0:00:0{3 + seed}\t{rss:.2f}\t2143.47\t267.11\t333.78\t2.35\t0.29\t75.76\t2.47\n",
+                   results / "benchmarks" / dataset / step / method / f"seed{seed}.tsv")
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    results = tmp_path / "results"
+    write_domains(results, "alpha")
+    for method in METHODS:
+        for seed in SEEDS:
+            write_run(results, "alpha", method, seed)
+            write_benchmarks(results, "alpha", method, seed)
+    write_domains(results, "beta")
+    write_run(results, "beta", "generic", 1)
+    return results
+
+
+def run_workflow_style(run_notebook, results: Path, name: str) -> tuple[Path, Path, str]:
+    """Run a notebook with the parameters of the workflow's notebook rule; return its figure and table
+    folders and the text of its Markdown outputs."""
+    figures, tables = results / "figures" / name, results / "tables" / name
+    outputs = run_notebook(name, {"results_dir": str(results), "figures_dir": str(figures),
+                                  "tables_dir": str(tables), "datasets": ["alpha", "beta"],
+                                  "sparse_share_threshold": 0.03})
+    text = "\n".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    return figures, tables, text
+
+
+def assert_files(folder: Path, names: list[str], suffixes: tuple[str, ...]) -> None:
+    for name in names:
+        for suffix in suffixes:
+            path = folder / f"{name}.{suffix}"
+            assert path.exists() and path.stat().st_size > (1000 if suffix in ("png", "pdf") else 0), path
+
+
+def test_sparsity_notebook(results, run_notebook):
+    figures, tables, text = run_workflow_style(run_notebook, results, "sparsity")
+    assert_files(tables, ["alpha_domain_weights", "beta_domain_weights"], ("csv", "tex"))
+    assert_files(tables, ["alpha_dynamic_weight_trajectories"], ("csv",))
+    assert_files(figures, ["alpha_weight_vs_share", "beta_weight_vs_share", "alpha_dynamic_weight_trajectories"],
+                 ("png", "pdf"))
+    assert not (figures / "beta_dynamic_weight_trajectories.png").exists()
+    assert "beta: no runs of a dynamic weighting" in text
+
+    table = pd.read_csv(tables / "alpha_domain_weights.csv").set_index("domain")
+    assert list(table.index) == DOMAINS  # densest first
+    final = INITIAL * (1 + 0.01 * np.mean(SEEDS) * EPOCHS[-1])  # the last epoch's weight, mean over seeds
+    np.testing.assert_allclose(table.loc[DOMAINS, "weight_dynamic_final"], final)
+    np.testing.assert_allclose(table.loc[DOMAINS, "weight_dynamic_final_max"], INITIAL * 1.06)
+    assert "weight_dynamic_final" not in pd.read_csv(tables / "beta_domain_weights.csv").columns
+
+    tex = (tables / "alpha_domain_weights.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    assert "Sci-Fi \\& Fantasy & 2.0\\%" in tex  # escaped domain name, share in percent
+
+    trajectories = pd.read_csv(tables / "alpha_dynamic_weight_trajectories.csv")
+    assert set(trajectories["epoch"]) == {0, *EPOCHS} and (trajectories["seeds"] == 2).all()
+
+
+def test_convergence_notebook(results, run_notebook):
+    figures, tables, text = run_workflow_style(run_notebook, results, "convergence")
+    assert_files(tables, ["convergence"], ("csv", "tex"))
+    assert_files(figures, ["convergence"], ("png", "pdf"))
+
+    table = pd.read_csv(tables / "convergence.csv").set_index(["dataset", "method"])
+    assert list(table.index) == [("alpha", m) for m in METHODS] + [("beta", "generic")]
+    assert table.loc[("alpha", "generic"), "best_epochs"] == "seed 1: 2; seed 2: 3"
+    assert table.loc[("alpha", "fixed"), "best_epochs"] == "seed 1: 2; seed 2: 2"  # a tie keeps the first epoch
+    assert table.loc[("alpha", "dynamic"), "best_valid_ndcg@10_mean"] == pytest.approx(0.165)
+    assert table.loc[("alpha", "dynamic"), "valid_recall@10_at_best_mean"] == pytest.approx(0.33)
+    assert table.loc[("alpha", "dynamic"), "runs_best_at_last_epoch"] == 2
+    assert "alpha, dynamic: the best epoch is the last one trained for 2 of 2 seeds" in text
+
+    tex = (tables / "convergence.tex").read_text()
+    assert "\\toprule" in tex and "alpha & dynamic & 2 & 3 & $3.0 \\pm 0.0$ & $0.1650 \\pm 0.0071$" in tex
+
+
+def test_overhead_notebook(results, run_notebook):
+    figures, tables, text = run_workflow_style(run_notebook, results, "overhead")
+    assert_files(tables, ["training_time", "overhead", "benchmarks"], ("csv", "tex"))
+    assert_files(figures, ["overhead", "benchmarks"], ("png", "pdf"))
+
+    times = pd.read_csv(tables / "training_time.csv").set_index(["dataset", "method"])
+    for method in METHODS:
+        written = [json.loads((results / "alpha" / "runs" / method / f"seed{s}" / "timing.json").read_text())
+                   for s in SEEDS]
+        assert times.loc[("alpha", method), "weighting_share_of_training_mean"] == pytest.approx(
+            np.mean([t["weighting_share_of_training"] for t in written]))
+    assert times.loc[("alpha", "dynamic"), "train_seconds_per_epoch_mean"] == pytest.approx(2.11)
+
+    overhead = pd.read_csv(tables / "overhead.csv").set_index(["dataset", "method"])
+    assert list(overhead.index) == [("alpha", "fixed"), ("alpha", "dynamic")]  # beta has generic only
+    dynamic = overhead.loc[("alpha", "dynamic")]
+    assert dynamic["overhead_per_epoch_mean"] == pytest.approx((2.02 / 2.0 - 1 + 2.2 / 2.2 - 1) / 2)
+    assert (dynamic["overhead_per_epoch_min"], dynamic["overhead_per_epoch_max"]) == pytest.approx((0.0, 0.01))
+    assert dynamic["weighting_share_mean"] == pytest.approx(0.005)
+    assert dynamic["generic_weighting_share_mean"] == pytest.approx(0.0005)
+    assert "**alpha, dynamic**: the weighting took 0.50% of the training-loop time" in text
+    assert "below the claimed 1.00%" in text
+
+    benchmarks = pd.read_csv(tables / "benchmarks.csv").set_index(["dataset", "step", "method"])
+    assert benchmarks.loc[("alpha", "train", "dynamic"), "max_rss_mean"] == pytest.approx(1215.0)
+    assert benchmarks.loc[("alpha", "evaluate", "generic"), "max_rss_max"] == pytest.approx(820.0)
+    assert "beta: no Snakemake benchmark files" in text
+    assert "\\midrule" in (tables / "benchmarks.tex").read_text()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_template_has_parameters_and_no_outputs(name):
+    notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assigned = [line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line]
+    assert assigned == PARAMETERS
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert any("remove_input" in cell.metadata.get("tags", []) for cell in code)
