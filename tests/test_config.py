@@ -40,3 +40,12 @@ def test_config_file_errors_name_the_file(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_strings_from_the_command_line_are_parsed():
+    # snakemake --config train='{"max_epochs": 5}' ablations='{"enabled": false}' passes strings
+    config = validate_config({"train": {"max_epochs": "5", "lr": "0.01"}, "ablations": {"enabled": "false"}})
+    assert config["train"]["max_epochs"] == 5 and config["train"]["lr"] == 0.01
+    assert config["ablations"]["enabled"] is False
+    with pytest.raises(ConfigError, match="max_epochs: 'many' is not of type 'integer'"):
+        validate_config({"train": {"max_epochs": "many"}})

@@ -33,6 +33,22 @@ def _fill_defaults(config: dict, schema: dict) -> None:
             _fill_defaults(config[key], sub)
 
 
+def _coerce(config: dict, schema: dict) -> None:
+    """Parse strings where the schema wants a number, boolean or list.
+
+    `snakemake --config section='{"key": 5}'` hands nested values over as strings ("5").
+    """
+    for key, sub in schema.get("properties", {}).items():
+        value = config.get(key)
+        if isinstance(value, dict) and sub.get("type") == "object":
+            _coerce(value, sub)
+        elif isinstance(value, str) and sub.get("type") in ("integer", "number", "boolean", "array"):
+            try:
+                config[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # left as it is: validation names the key and the expected type
+
+
 def _describe(error: jsonschema.ValidationError, source: str) -> str:
     where = ".".join(str(p) for p in error.absolute_path) or "top level"
     if error.validator == "additionalProperties":
@@ -50,6 +66,7 @@ def validate_config(config: dict | None, source: str = "config") -> dict:
     """Return a validated copy of `config` with every default filled in; raise ConfigError if invalid."""
     config = copy.deepcopy(config or {})
     schema = load_schema()
+    _coerce(config, schema)
     _fill_defaults(config, schema)
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config),
                     key=lambda e: list(map(str, e.absolute_path)))
