@@ -8,7 +8,6 @@ domain statistics and no power user, so that every "not measured" and "no such u
 import shutil
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 
@@ -20,9 +19,6 @@ from seqrec.stats import aggregate
 from seqrec.train import train
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["claims", "qualitative", "index"]
-PARAMETERS = ["results_dir", "figures_dir", "tables_dir", "datasets", "methods", "seeds", "k",
-              "sparse_share_threshold"]
 
 
 @pytest.fixture(scope="module")
@@ -138,14 +134,3 @@ def test_index_notebook(paper_results, run_notebook):
     assert "[Datasets](datasets.html)" in text and "not rendered in this run" in text
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "+52.4%" in html  # the headline table
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_paper_notebook_templates(name):
-    notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert "parameters" in code[0].metadata.get("tags", [])
-    assigned = [line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line]
-    assert assigned[: len(PARAMETERS)] == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert any("remove_input" in cell.metadata.get("tags", []) for cell in code)

@@ -13,7 +13,6 @@ from seqrec.metrics import case_metrics
 from seqrec.stats import aggregate
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("main_results", "robustness", "power_users")
 # Two sparse domains (share < 0.03): Film-Noir has power users, Musical has none.
 DOMAINS = ["Drama", "Comedy", "Horror", "Western", "Musical", "Film-Noir"]
 SHARES = [0.45, 0.25, 0.15, 0.09, 0.02, 0.04 / 3]
@@ -193,15 +192,3 @@ def test_power_users(executed, run_notebook, tmp_path):
     beta = table.loc[table["dataset"] == "beta"]
     assert beta["power_users"].isna().all() and beta["lift"].isna().all()
     assert "\\toprule" in (tables / "power_users.tex").read_text()
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_templates_have_parameters_and_no_outputs(name):
-    notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert "parameters" in code[0].metadata.get("tags", [])
-    names = [node.targets[0].id for node in ast.parse(code[0].source).body]
-    assert names == ["results_dir", "figures_dir", "tables_dir", "datasets", "methods", "seeds", "k",
-                     "sparse_share_threshold", "alpha"]
-    assert any("remove_input" in cell.metadata.get("tags", []) for cell in code)
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)

@@ -8,7 +8,6 @@ pieces (no dynamic run, no generic-vs-method comparison, no benchmarks) it has t
 import json
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +15,6 @@ import pytest
 from seqrec.io import write_csv, write_json, write_parquet, write_text
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("sparsity", "convergence", "overhead")
-PARAMETERS = ["results_dir", "figures_dir", "tables_dir", "datasets", "methods", "seeds", "k",
-              "sparse_share_threshold"]
 
 DOMAINS = ["Drama", "Comedy", "Horror", "Sci-Fi & Fantasy", "Film-Noir"]
 SHARES = np.array([0.5, 0.3, 0.15, 0.02, 0.01])  # the last two are sparse (below 0.03)
@@ -186,14 +182,3 @@ def test_overhead_notebook(results, run_notebook):
     assert benchmarks.loc[("alpha", "evaluate", "generic"), "max_rss_max"] == pytest.approx(820.0)
     assert "beta: no Snakemake benchmark files" in text
     assert "\\midrule" in (tables / "benchmarks.tex").read_text()
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_template_has_parameters_and_no_outputs(name):
-    notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert "parameters" in code[0].metadata.get("tags", [])
-    assigned = [line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line]
-    assert assigned == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert any("remove_input" in cell.metadata.get("tags", []) for cell in code)
