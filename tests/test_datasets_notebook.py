@@ -5,9 +5,6 @@ import pandas as pd
 
 from seqrec.io import write_json, write_parquet
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "datasets.ipynb"
-
 
 def fake_dataset(results: Path, dataset: str, n_domains: int, decay: float, files: dict[str, int]) -> None:
     """dataset.json and domains.parquet as the prepare and sparsity steps write them."""

@@ -6,7 +6,6 @@ domain statistics and no power user, so that every "not measured" and "no such u
 """
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,8 +16,6 @@ from seqrec.io import read_parquet, write_parquet
 from seqrec.metrics import case_metrics
 from seqrec.stats import aggregate
 from seqrec.train import train
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from seqrec.io import write_parquet
 from seqrec.metrics import case_metrics
 from seqrec.stats import aggregate
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "results.ipynb"
 DOMAINS = ["Drama", "Comedy", "Horror", "Film-Noir", "Western"]
 SHARES = [0.5, 0.3, 0.15, 0.01, 0.04]
 

@@ -14,7 +14,6 @@ import pytest
 
 from seqrec.io import write_csv, write_json, write_parquet, write_text
 
-REPO = Path(__file__).resolve().parents[1]
 
 DOMAINS = ["Drama", "Comedy", "Horror", "Sci-Fi & Fantasy", "Film-Noir"]
 SHARES = np.array([0.5, 0.3, 0.15, 0.02, 0.01])  # the last two are sparse (below 0.03)
