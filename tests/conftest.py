@@ -5,6 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import papermill
 import pytest
 
@@ -21,6 +23,25 @@ TINY = {
               "batch_size": 64, "n_uniform_negatives": 32, "n_inbatch_negatives": 32,
               "device": "cpu"},  # CPU runs are bit-for-bit reproducible; GPU checks are separate
 }
+
+
+def write_per_case(results: Path, dataset: str, method: str, seed: int, ranks, domains: list, power: list,
+                   rng) -> Path:
+    """Write made-up per-case results (one test case per user) where the workflow's evaluate step would."""
+    from seqrec.io import write_parquet
+    from seqrec.metrics import case_metrics
+
+    frame = pd.DataFrame({
+        "user": np.arange(len(ranks), dtype=np.int64),
+        "item": rng.integers(0, 500, len(ranks)),
+        "rank": np.asarray(ranks).astype(np.int64),
+        "domains": domains,
+        "power_domains": power,
+        **case_metrics(np.asarray(ranks), [5, 10]),
+    })
+    path = results / dataset / "eval" / method / f"seed{seed}" / "per_case.parquet"
+    write_parquet(frame, path)
+    return path
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import write_per_case
 from seqrec.io import write_parquet
-from seqrec.metrics import case_metrics
 from seqrec.stats import aggregate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,16 +41,8 @@ def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360
                                 np.where(targets == "Comedy", generic * 3 + 2, generic)),
         }
         for method in methods:
-            frame = pd.DataFrame({
-                "user": np.arange(n_users, dtype=np.int64),
-                "item": rng.integers(0, 500, n_users),
-                "rank": ranks[method].astype(np.int64),
-                "domains": [[t] for t in targets],
-                "power_domains": power,
-                **case_metrics(ranks[method], [5, 10]),
-            })
-            paths[(method, seed)] = results / dataset / "eval" / method / f"seed{seed}" / "per_case.parquet"
-            write_parquet(frame, paths[(method, seed)])
+            paths[(method, seed)] = write_per_case(results, dataset, method, seed, ranks[method],
+                                                   [[t] for t in targets], power, rng)
     aggregate(dataset, paths, results / "tables" / dataset, [5, 10], n_bootstrap=200)
     shares = np.array(SHARES)
     write_parquet(

@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from conftest import write_per_case
 from seqrec.io import write_parquet
-from seqrec.metrics import case_metrics
 from seqrec.stats import aggregate
 
 DOMAINS = ["Drama", "Comedy", "Horror", "Film-Noir", "Western"]
@@ -21,18 +21,7 @@ def fake_results(results: Path, dataset: str, n_users: int = 300) -> None:
     for boost, method in enumerate(("generic", "fixed", "dynamic")):
         for seed in (1, 2):
             ranks = rng.geometric(1 / (40 - 10 * boost), n_users) - 1
-            frame = pd.DataFrame(
-                {
-                    "user": np.arange(n_users, dtype=np.int64),
-                    "item": rng.integers(0, 500, n_users),
-                    "rank": ranks.astype(np.int64),
-                    "domains": domains,
-                    "power_domains": power,
-                    **case_metrics(ranks, [5, 10]),
-                }
-            )
-            paths[(method, seed)] = results / dataset / "eval" / method / f"seed{seed}" / "per_case.parquet"
-            write_parquet(frame, paths[(method, seed)])
+            paths[(method, seed)] = write_per_case(results, dataset, method, seed, ranks, domains, power, rng)
     aggregate(dataset, paths, results / "tables" / dataset, [5, 10], n_bootstrap=200)
     shares = np.array(SHARES)
     write_parquet(
