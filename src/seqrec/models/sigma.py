@@ -1,0 +1,337 @@
+"""SIGMA (Liu et al., "SIGMA: Selective Gated Mamba for Sequential Recommendation", AAAI 2025,
+arXiv 2408.11451), in plain PyTorch so that it runs on the CPU.
+
+Faithful to the paper and to the authors' released code (github.com/ziwliu8/SIGMA,
+model/gated_mamba.py and model/config.yaml):
+- embedding layer: item embedding, dropout, layer norm, no position embedding (Mamba is ordered);
+- G-Mamba block = PF-Mamba + DS Gate + FE-GRU, mixed by learnable weights (initialised 0.8 forward,
+  0.1 flipped, 0.1 GRU, used as they are, without normalisation, as in the released code) and a
+  linear projection;
+- PF-Mamba: the sequence goes through a Mamba block as it is and with its first n - r items flipped
+  (the most recent r kept in place); one Mamba block serves both directions, as in the released
+  code (`share_mamba=False` gives the flipped direction a block of its own);
+- DS Gate: G = W_si SiLU(H) + W_sig sigmoid(H) with H = Dense(E) + E, one Dense per direction, W_si
+  and W_sig shared; each direction's output M becomes M * dropout(G) + M;
+- FE-GRU: a width-3 convolution over the sequence followed by a GRU without bias;
+- each layer: layer norm of the block's output (plus its input when there are several layers),
+  then a position-wise feed-forward net (GELU, inner size 4d) with residual and layer norm;
+- the Mamba block of mamba-ssm 1.1 (in_proj, causal depthwise conv1d, SiLU, x_proj to (dt, B, C),
+  dt_proj with softplus, A = -exp(A_log), D skip, SiLU(z) gate, out_proj; A_log and D initialised as
+  there);
+- initialisation: every Linear N(0, 0.02) with zero bias, layer norms 1 and 0, as the released code
+  does after building the model (which overrides mamba-ssm's own dt_proj initialisation, so dt
+  starts at softplus(0) = 0.69 in every channel).
+
+Adapted, and why:
+- The flip is computed per row from its real length (the released code flips a fixed 45 leading
+  positions, which with right padding moves padding to the front of short sequences), and the
+  flipped branch's output is put back into the original positions before mixing (the released code
+  mixes flipped-order outputs position by position; at the last real position, the one that is
+  scored, both agree because the last r items do not move).
+- Padding positions are zeroed after the embedding layer and after every layer, so the
+  non-causal FE-GRU convolution sees the same zeros after the last item whether or not a row is
+  padded: extra padding columns never change a real position.
+- Training: the flipped branch lets every position see later items, so training all positions at
+  once would leak their targets; the trainer (seqrec.train) therefore trains on random prefixes,
+  from the last real position only (`causal = False`). The released code trains the last position
+  of every prefix of every sequence (RecBole's augmentation), so random prefixes sample the same
+  objective; the loss is this project's (full or log-Q sampled softmax).
+- The selective scan is written in PyTorch (a loop over time steps with a hand-written backward,
+  float32, autocast off); on CUDA with mamba-ssm installed the fused kernel `selective_scan_fn` of
+  the released code's dependency is used instead (same arguments).
+- The item embeddings follow the project's convention (normal, std d^-0.5, padding row zero)
+  instead of the released code's N(0, 0.02); scores are tied to them.
+- Two details of the released code that look like slips are not copied: there the flipped gate's
+  sigmoid branch reads the forward gate's output instead of H, and the gate dropout is fixed at 0.2
+  instead of following the model's dropout.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+
+_CHUNK_ELEMENTS = 2 ** 16  # batch rows per scan call: rows * D * N <= this (a [rows, D, N] state fits L2)
+
+
+class _Recurrence(torch.autograd.Function):
+    """The scan's recurrence with a hand-written backward, time-major: delta, du [L, b, D], A [D, N],
+    B, C [L, b, N] -> y [L, b, D], where h_t = exp(delta_t A) h_{t-1} + du_t B_t and y_t = C_t h_t.
+
+    Autograd through a Python loop records several graph nodes per step and gives each of them a
+    full-size gradient; this keeps only the states (over 10x faster on a CPU).
+    """
+
+    @staticmethod
+    def forward(ctx, delta, du, A, B, C):
+        length, batch, dim = delta.shape
+        states = delta.new_empty(length, batch, dim, A.shape[1])
+        state = delta.new_zeros(batch, dim, A.shape[1])
+        for t in range(length):
+            decayed = torch.exp(delta[t].unsqueeze(-1) * A).mul_(state)
+            state = torch.addcmul(decayed, du[t].unsqueeze(-1), B[t].unsqueeze(1), out=states[t])
+        ctx.save_for_backward(delta, du, A, B, C, states)
+        return torch.bmm(states.flatten(0, 1), C.flatten(0, 1).unsqueeze(-1)).view(length, batch, dim)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        delta, du, A, B, C, states = ctx.saved_tensors
+        length, batch, dim = delta.shape
+        grad_y = grad_y.contiguous()
+        grad_C = torch.bmm(grad_y.flatten(0, 1).unsqueeze(1), states.flatten(0, 1)).view_as(C)
+        grad_delta, grad_du, grad_B = torch.zeros_like(delta), torch.empty_like(du), torch.empty_like(B)
+        grad_A = torch.zeros_like(A)
+        grad_state = torch.zeros_like(states[0])  # d loss / d h_t, carried backwards in time
+        for t in range(length - 1, -1, -1):
+            grad_state.addcmul_(grad_y[t].unsqueeze(-1), C[t].unsqueeze(1))
+            torch.bmm(grad_state, B[t].unsqueeze(-1), out=grad_du[t].unsqueeze(-1))
+            torch.bmm(du[t].unsqueeze(1), grad_state, out=grad_B[t].unsqueeze(1))
+            if t == 0:  # h_{-1} = 0: the first decay has no gradient
+                break
+            grad_state.mul_(torch.exp(delta[t].unsqueeze(-1) * A))  # now d loss / d h_{t-1} from h_t
+            grad_exponent = grad_state * states[t - 1]  # d loss / d (delta_t A)
+            torch.sum(grad_exponent * A, -1, out=grad_delta[t])
+            grad_A.add_((grad_exponent * delta[t].unsqueeze(-1)).sum(0))
+        return grad_delta, grad_du, grad_A, grad_B, grad_C
+
+
+def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                   D: torch.Tensor | None = None, z: torch.Tensor | None = None,
+                   delta_bias: torch.Tensor | None = None, delta_softplus: bool = False) -> torch.Tensor:
+    """The selective scan of Mamba with mamba_ssm's `selective_scan_fn` layout, in PyTorch.
+
+    u, delta, z [batch, D, L]; A [D, N]; B, C [batch, N, L]; D, delta_bias [D] -> [batch, D, L].
+    h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t, y_t = C_t h_t + D u_t, times SiLU(z_t).
+    Computed in float32 at least (float64 stays float64), autocast off; returned in u's dtype.
+    """
+    dtype = u.dtype
+    compute = torch.promote_types(dtype, torch.float32)
+    with torch.autocast(u.device.type, enabled=False):
+        u, delta, A, B, C = (t.to(compute) for t in (u, delta, A, B, C))
+        if delta_bias is not None:
+            delta = delta + delta_bias.to(compute).unsqueeze(-1)
+        if delta_softplus:
+            delta = F.softplus(delta)
+        # Batch rows in chunks whose state stays in a CPU's L2 cache (~15% faster).
+        rows = max(1, _CHUNK_ELEMENTS // A.numel())
+        chunks = zip(*(x.split(rows) for x in (delta, delta * u, B, C)))
+        y = torch.cat([_Recurrence.apply(_time_major(d_), _time_major(du_), A, _time_major(b_), _time_major(c_))
+                       for d_, du_, b_, c_ in chunks], dim=1).permute(1, 2, 0)
+        if D is not None:
+            y = y + u * D.to(compute).unsqueeze(-1)
+        if z is not None:
+            y = y * F.silu(z.to(compute))
+    return y.to(dtype)
+
+
+def _time_major(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(2, 0, 1).contiguous()
+
+
+def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
+    """The same scan, one batch row, channel and time step at a time in float64 (tests only)."""
+    out = torch.empty(u.shape, dtype=torch.float64)
+    u, delta, A, B, C = (t.detach().double().cpu() for t in (u, delta, A, B, C))
+    for b in range(u.shape[0]):
+        for d in range(u.shape[1]):
+            h = torch.zeros(A.shape[1], dtype=torch.float64)
+            for t in range(u.shape[2]):
+                dt = delta[b, d, t] + (float(delta_bias[d]) if delta_bias is not None else 0.0)
+                if delta_softplus:
+                    dt = torch.log1p(torch.exp(dt))
+                h = torch.exp(dt * A[d]) * h + dt * B[b, :, t] * u[b, d, t]
+                y = (C[b, :, t] * h).sum() + (float(D[d]) * u[b, d, t] if D is not None else 0.0)
+                if z is not None:
+                    zt = float(z[b, d, t])
+                    y = y * zt / (1.0 + math.exp(-zt))
+                out[b, d, t] = y
+    return out
+
+
+@functools.cache
+def _mamba_kernel():
+    """mamba_ssm's fused CUDA scan, or None when mamba-ssm is not installed."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+    except ImportError:
+        return None
+    return selective_scan_fn
+
+
+def scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False) -> torch.Tensor:
+    """The fused mamba-ssm kernel for CUDA tensors when it is installed, else `selective_scan`."""
+    kernel = _mamba_kernel() if u.is_cuda else None
+    if kernel is None:
+        return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    # The kernel wants u, delta, B, C, z in one dtype (autocast may leave them mixed) and B, C contiguous.
+    delta, B, C = delta.to(u.dtype), B.to(u.dtype).contiguous(), C.to(u.dtype).contiguous()
+    z = None if z is None else z.to(u.dtype)
+    return kernel(u, delta, A.float(), B, C, None if D is None else D.float(), z,
+                  None if delta_bias is None else delta_bias.float(), delta_softplus)
+
+
+class Mamba(nn.Module):
+    """The Mamba block of mamba-ssm 1.1 (Gu & Dao 2023); SIGMA re-initialises its Linear layers."""
+
+    def __init__(self, d_model: int, d_state: int, d_conv: int, expand: int):
+        super().__init__()
+        d_inner = expand * d_model
+        self.d_state, self.dt_rank = d_state, math.ceil(d_model / 16)
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
+        self.conv1d = nn.Conv1d(d_inner, d_inner, d_conv, groups=d_inner)
+        self.x_proj = nn.Linear(d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, d_inner)
+        self.out_proj = nn.Linear(d_inner, d_model, bias=False)
+        # S4D-real initialisation of A (A = -[1..N] in every channel) and D = 1, as in mamba-ssm.
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
+        self.D = nn.Parameter(torch.ones(d_inner))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        """[batch, L, d_model] -> [batch, L, d_model]; position t depends only on positions <= t."""
+        x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # [batch, d_inner, L] each
+        x = F.silu(self.conv1d(F.pad(x, (self.conv1d.kernel_size[0] - 1, 0))))  # left padding: causal
+        dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = (dt @ self.dt_proj.weight.T).transpose(1, 2)  # the bias is added inside the scan
+        y = scan(x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2), self.D,
+                 z=z, delta_bias=self.dt_proj.bias, delta_softplus=True)
+        return self.out_proj(y.transpose(1, 2))
+
+
+def partial_flip_index(lengths: torch.Tensor, seq_len: int, n_unflipped: int) -> torch.Tensor:
+    """[B, seq_len] positions such that x.gather(1, index) flips each row's first n - r real items.
+
+    lengths [B]: real items per right-padded row; the last r = n_unflipped real items and the padding
+    stay in place. Flipping a prefix is its own inverse, so the same index maps outputs back.
+    """
+    positions = torch.arange(seq_len, device=lengths.device)
+    n_flipped = (lengths - n_unflipped).clamp_min(0).unsqueeze(1)
+    return torch.where(positions < n_flipped, n_flipped - 1 - positions, positions)
+
+
+def _gather_positions(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class GMambaBlock(nn.Module):
+    """PF-Mamba with the DS Gate, and FE-GRU, mixed by learnable weights and projected."""
+
+    def __init__(self, d_model: int, d_state: int, d_conv: int, expand: int, dropout: float,
+                 fe_kernel: int, share_mamba: bool):
+        super().__init__()
+        self.mamba = Mamba(d_model, d_state, d_conv, expand)
+        self.mamba_flipped = None if share_mamba else Mamba(d_model, d_state, d_conv, expand)
+        self.dense = nn.Linear(d_model, d_model)
+        self.dense_flipped = nn.Linear(d_model, d_model)
+        self.gate_silu = nn.Linear(d_model, d_model)
+        self.gate_sigmoid = nn.Linear(d_model, d_model)
+        self.gate_dropout = nn.Dropout(dropout)
+        self.fe_conv = nn.Conv1d(d_model, d_model, fe_kernel, padding=fe_kernel // 2)
+        self.gru = nn.GRU(d_model, d_model, bias=False, batch_first=True)
+        self.mix = nn.Parameter(torch.tensor([0.8, 0.1, 0.1]))  # forward, flipped, GRU
+        self.projection = nn.Linear(d_model, d_model)
+
+    def ds_gate(self, x: torch.Tensor, dense: nn.Linear) -> torch.Tensor:
+        h = dense(x) + x
+        return self.gate_dropout(self.gate_silu(F.silu(h)) + self.gate_sigmoid(torch.sigmoid(h)))
+
+    def pf_mamba(self, x: torch.Tensor, flip_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both directions' outputs, the flipped one back in the original positions."""
+        flipped = _gather_positions(x, flip_index)
+        if self.mamba_flipped is None:  # one call on both directions: half the scan loops
+            forward, backward = self.mamba(torch.cat([x, flipped])).chunk(2)
+        else:
+            forward, backward = self.mamba(x), self.mamba_flipped(flipped)
+        return forward, _gather_positions(backward, flip_index)
+
+    def forward(self, x: torch.Tensor, flip_index: torch.Tensor) -> torch.Tensor:
+        forward, backward = self.pf_mamba(x, flip_index)
+        # The gate is position-wise, so gating the flipped branch after putting it back in the
+        # original order equals gating it in flipped order from the flipped input.
+        forward = forward * self.ds_gate(x, self.dense) + forward
+        backward = backward * self.ds_gate(x, self.dense_flipped) + backward
+        short_term, _ = self.gru(self.fe_conv(x.transpose(1, 2)).transpose(1, 2))
+        mixed = self.mix[0] * forward + self.mix[1] * backward + self.mix[2] * short_term
+        return self.projection(mixed)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, dropout: float):
+        super().__init__()
+        self.w_1 = nn.Linear(d_model, 4 * d_model)
+        self.w_2 = nn.Linear(4 * d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model, eps=1e-12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.dropout(self.w_2(self.dropout(F.gelu(self.w_1(x))))))
+
+
+class SIGMALayer(nn.Module):
+    def __init__(self, d_model: int, dropout: float, residual: bool, **block_args):
+        super().__init__()
+        self.block = GMambaBlock(d_model, dropout=dropout, **block_args)
+        self.residual = residual  # the released code has no residual around a single layer
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model, eps=1e-12)
+        self.ffn = FeedForward(d_model, dropout)
+
+    def forward(self, x: torch.Tensor, flip_index: torch.Tensor) -> torch.Tensor:
+        h = self.dropout(self.block(x, flip_index))
+        return self.ffn(self.norm(h + x if self.residual else h))
+
+
+class SIGMA(nn.Module):
+    causal = False  # the flipped branch sees later items: trained on prefixes, last position only
+
+    def __init__(self, n_items: int, max_len: int, d_model: int = 64, n_layers: int = 1, n_heads: int = 2,
+                 dropout: float = 0.2, d_state: int = 32, d_conv: int = 4, expand: int = 2,
+                 n_unflipped: int = 5, fe_kernel: int = 3, share_mamba: bool = True):
+        """Defaults: n_layers, dropout, d_state, d_conv, expand from the released model/config.yaml
+        (num_layers 1, dropout_prob 0.2, d_state 32, d_conv 4, expand 2; d_model 64 = hidden_size);
+        n_unflipped r = 5: the released code flips 45 of MAX_ITEM_LIST_LENGTH 50 positions;
+        fe_kernel 3 and a shared Mamba block: the released GMambaBlock. max_len and n_heads are
+        accepted as shared model arguments of seqrec.train and unused (no position table, no
+        attention)."""
+        super().__init__()
+        self.n_unflipped = n_unflipped
+        self.item_embedding = nn.Embedding(n_items + 1, d_model, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model, eps=1e-12)
+        self.layers = nn.ModuleList(
+            SIGMALayer(d_model, dropout, residual=n_layers > 1, d_state=d_state, d_conv=d_conv, expand=expand,
+                       fe_kernel=fe_kernel, share_mamba=share_mamba)
+            for _ in range(n_layers))
+        self.apply(_released_init)
+        nn.init.normal_(self.item_embedding.weight, std=d_model ** -0.5)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+
+    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
+        """sequences [B, L] of item ids (0 = padding, right-padded) -> hidden states [B, L, d]."""
+        real = sequences.ne(0).unsqueeze(-1)
+        flip_index = partial_flip_index(sequences.ne(0).sum(1), sequences.shape[1], self.n_unflipped)
+        x = self.norm(self.dropout(self.item_embedding(sequences))) * real
+        for layer in self.layers:
+            x = layer(x, flip_index) * real
+        return x
+
+    def item_embeddings(self) -> torch.Tensor:
+        return self.item_embedding.weight
+
+
+def _released_init(module: nn.Module) -> None:
+    """The released code's initialisation (RecBole's): Linear N(0, 0.02) with zero bias, LayerNorm 1, 0."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

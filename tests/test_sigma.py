@@ -1,0 +1,213 @@
+"""SIGMA: the PyTorch selective scan against a step-by-step reference, the partial flip, padding,
+training and determinism."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from seqrec.losses import full_softmax_loss
+from seqrec.models import sigma
+from seqrec.models.sigma import SIGMA, partial_flip_index, selective_scan, selective_scan_reference
+
+N_ITEMS = 40
+
+
+def right_padded(lengths, seq_len, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.as_tensor(lengths)
+    items = torch.randint(1, N_ITEMS + 1, (len(lengths), seq_len), generator=g)
+    return items * (torch.arange(seq_len) < lengths.unsqueeze(1)), lengths
+
+
+def scan_inputs(dtype=torch.float64, batch=2, dim=3, n=4, length=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(batch, dim, length, generator=g, dtype=dtype)
+    delta = torch.rand(batch, dim, length, generator=g, dtype=dtype) - 0.3  # some negative: softplus matters
+    A = -torch.rand(dim, n, generator=g, dtype=dtype) * 2
+    B = torch.randn(batch, n, length, generator=g, dtype=dtype)
+    C = torch.randn(batch, n, length, generator=g, dtype=dtype)
+    D = torch.randn(dim, generator=g, dtype=dtype)
+    z = torch.randn(batch, dim, length, generator=g, dtype=dtype)
+    delta_bias = torch.rand(dim, generator=g, dtype=dtype)
+    return u, delta, A, B, C, D, z, delta_bias
+
+
+def make_model(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return SIGMA(N_ITEMS, max_len=12, d_model=16, d_state=8, **kwargs)
+
+
+OPTIONS = [dict(), dict(z=True), dict(delta_bias=True), dict(delta_softplus=True),
+           dict(z=True, delta_bias=True, delta_softplus=True)]
+
+
+def with_options(inputs, options):
+    u, delta, A, B, C, D, z, delta_bias = inputs
+    return dict(u=u, delta=delta, A=A, B=B, C=C, D=D, z=z if options.get("z") else None,
+                delta_bias=delta_bias if options.get("delta_bias") else None,
+                delta_softplus=options.get("delta_softplus", False))
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("chunk_elements", [sigma._CHUNK_ELEMENTS, 1])  # one chunk; one per batch row
+def test_selective_scan_matches_reference(options, chunk_elements, monkeypatch):
+    monkeypatch.setattr(sigma, "_CHUNK_ELEMENTS", chunk_elements)
+    args = with_options(scan_inputs(batch=3), options)
+    expected = selective_scan_reference(**args)
+    torch.testing.assert_close(selective_scan(**args), expected, rtol=1e-10, atol=1e-10)
+    # float32 inputs: float32 out, within float32 precision
+    args32 = {k: v.float() if torch.is_tensor(v) else v for k, v in args.items()}
+    out32 = selective_scan(**args32)
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_elements", [sigma._CHUNK_ELEMENTS, 1])
+def test_selective_scan_gradients(chunk_elements, monkeypatch):
+    """The hand-written backward against finite differences, every input."""
+    monkeypatch.setattr(sigma, "_CHUNK_ELEMENTS", chunk_elements)
+    inputs = [t.requires_grad_() for t in scan_inputs(batch=2, dim=2, n=3, length=5)]
+
+    def run(u, delta, A, B, C, D, z, delta_bias):
+        return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)
+
+    assert torch.autograd.gradcheck(run, inputs)
+
+
+def test_selective_scan_in_float32_under_bf16_inputs():
+    args = with_options(scan_inputs(), dict(z=True, delta_bias=True, delta_softplus=True))
+    low = {k: v.bfloat16() if torch.is_tensor(v) else v for k, v in args.items()}
+    out = selective_scan(**low)
+    assert out.dtype == torch.bfloat16
+    expected = selective_scan_reference(**{k: v.double() if torch.is_tensor(v) else v for k, v in low.items()})
+    torch.testing.assert_close(out.double(), expected, rtol=2e-2, atol=2e-2)  # only the output is rounded
+
+
+def test_partial_flip_index_reverses_only_the_older_real_items():
+    lengths, seq_len, r = torch.tensor([8, 7, 3, 2, 0, 5]), 8, 2
+    index = partial_flip_index(lengths, seq_len, r)
+    for row, n in zip(index.tolist(), lengths.tolist()):
+        n_flipped = max(n - r, 0)
+        assert row == list(range(n_flipped))[::-1] + list(range(n_flipped, seq_len))
+    sequences, _ = right_padded(lengths, seq_len)
+    flipped = sequences.gather(1, index)
+    assert flipped[1].tolist() == sequences[1, :5].flip(0).tolist() + sequences[1, 5:].tolist()
+    assert torch.equal(flipped.ne(0), sequences.ne(0))  # padding stays where it is
+    assert torch.equal(flipped.gather(1, index), sequences)  # its own inverse
+    assert torch.equal(partial_flip_index(lengths, seq_len, 0)[0], torch.arange(8).flip(0))
+
+
+def test_flipped_branch_runs_on_the_flipped_sequence_and_comes_back_in_place():
+    model = make_model(n_unflipped=2).eval()
+    block = model.layers[0].block
+    lengths, seq_len = [6, 4, 2], 7
+    real = torch.arange(seq_len) < torch.tensor(lengths).unsqueeze(1)
+    x = torch.randn(3, seq_len, 16) * real.unsqueeze(-1)
+    forward, backward = block.pf_mamba(x, partial_flip_index(torch.tensor(lengths), seq_len, 2))
+    for row, n in enumerate(lengths):
+        order = list(range(n - 2))[::-1] + list(range(n - 2, seq_len))  # flipped position s holds order[s]
+        flipped_output = block.mamba(x[row, order].unsqueeze(0))[0]
+        for s, t in enumerate(order):
+            torch.testing.assert_close(backward[row, t], flipped_output[s], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(forward, block.mamba(x))
+
+
+def test_mamba_block_is_causal():
+    block = make_model().layers[0].block.mamba
+    x = torch.randn(2, 9, 16)
+    later_changed = x.clone()
+    later_changed[:, 5:] = torch.randn(2, 4, 16)
+    torch.testing.assert_close(block(later_changed)[:, :5], block(x)[:, :5])
+    assert not torch.allclose(block(later_changed)[:, 5:], block(x)[:, 5:])
+
+
+def test_shapes_item_embeddings_and_zero_padding():
+    model = make_model(n_layers=2)
+    sequences, lengths = right_padded([12, 5, 1], 12)
+    hidden = model(sequences)
+    assert hidden.shape == (3, 12, 16)
+    assert model.item_embeddings().shape == (N_ITEMS + 1, 16)
+    assert torch.all(model.item_embeddings()[0] == 0)
+    real = sequences.ne(0)
+    assert torch.all(hidden[~real] == 0) and torch.all(hidden[real].abs().sum(-1) > 0)
+
+
+@pytest.mark.parametrize("share_mamba", [True, False])
+def test_gradients_reach_every_parameter(share_mamba):
+    model = make_model(n_layers=2, share_mamba=share_mamba)
+    sequences, lengths = right_padded([12, 9, 5, 2], 12)
+    hidden = model(sequences)[torch.arange(4), lengths - 1]
+    full_softmax_loss(hidden, torch.tensor([3, 7, 11, 20]), model.item_embeddings()).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+def perturb(model):
+    """Non-zero biases everywhere, so that a zero padding embedding does not stay zero by accident."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.LayerNorm, torch.nn.Linear, torch.nn.Conv1d)) and module.bias is not None:
+                module.bias.normal_()
+    return model
+
+
+def test_extra_padding_columns_do_not_change_real_positions():
+    model = perturb(make_model(n_layers=2)).eval()
+    sequences, lengths = right_padded([10, 10, 6, 3, 1], 10)
+    padded = torch.cat([sequences, torch.zeros(5, 5, dtype=sequences.dtype)], dim=1)
+    real = sequences.ne(0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded)[:, :10][real], model(sequences)[real], rtol=1e-5, atol=1e-5)
+
+
+def test_a_few_adam_steps_decrease_the_loss():
+    model = make_model(n_layers=2, dropout=0.0)
+    sequences, lengths = right_padded([12, 10, 8, 6, 4, 3, 2, 1], 12, seed=1)
+    targets = torch.randint(1, N_ITEMS + 1, (8,), generator=torch.Generator().manual_seed(2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        hidden = model(sequences)[torch.arange(8), lengths - 1]
+        loss = full_softmax_loss(hidden, targets, model.item_embeddings())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_same_seed_same_model_and_outputs():
+    sequences, _ = right_padded([12, 7, 3], 12)
+    first, second, other = make_model(seed=5).eval(), make_model(seed=5).eval(), make_model(seed=6).eval()
+    with torch.no_grad():
+        assert torch.equal(first(sequences), second(sequences))
+        assert not torch.allclose(first(sequences), other(sequences))
+
+
+def test_forward_under_bf16_autocast_on_cpu():
+    model = make_model(n_layers=2).eval()
+    sequences, _ = right_padded([12, 4], 12)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = model(sequences)
+    assert torch.isfinite(hidden).all()
+    with torch.no_grad():
+        torch.testing.assert_close(hidden.float(), model(sequences), rtol=0.1, atol=0.1)
+
+
+def test_sigma_is_not_causal():
+    assert SIGMA.causal is False  # the trainer must train it on prefixes, from the last position
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or importlib.util.find_spec("mamba_ssm") is None,
+                    reason="needs CUDA and mamba-ssm")
+def test_mamba_ssm_kernel_agrees_with_the_pytorch_scan():
+    u, delta, A, B, C, D, z, delta_bias = (t.float().cuda() for t in scan_inputs(batch=4, dim=32, n=16, length=50))
+    kernel = sigma._mamba_kernel()
+    assert kernel is not None
+    expected = selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)
+    got = sigma.scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)
+    torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(kernel(u, delta, A, B, C, D, z, delta_bias, True), expected, rtol=1e-3, atol=1e-3)
