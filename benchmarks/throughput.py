@@ -1,11 +1,13 @@
-"""Training and evaluation throughput on an ML-1M-sized synthetic dataset, and the cost of dynamic weighting.
+"""Training and evaluation speed on an ML-1M-sized synthetic dataset, and the cost of dynamic weighting.
 
     PYTHONPATH=src python benchmarks/throughput.py [--users 6040 --items 3700 --interactions 1000000]
-        [--max-len 200] [--steps 20] [--device auto] [--threads N]
+        [--max-len 200] [--steps 20] [--device auto] [--threads N] [--methods pop generic ...]
 
 Prints: training positions per second (generic and dynamic), evaluation users per second, the time
 of the weighting section (EMA update + weight gather) as a share of the dynamic step, and the ratio
-of dynamic to generic step time (steps interleaved to cancel drift).
+of dynamic to generic step time (steps interleaved to cancel drift). Then, for every method, the
+median training step, the time of one epoch (steps per epoch x median step, from `--steps` steps
+after a warm-up) and the time of the full-ranking test evaluation.
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ from seqrec.config import validate_config
 from seqrec.datasets import synthetic
 from seqrec.device import SectionTimer, configure_threads, pick_device
 from seqrec.evaluate import rank_cases
+from seqrec.methods import METHODS, get_method
 from seqrec.prepare import prepare
 from seqrec.sequences import evaluation_cases
+from seqrec.text import encode_items
 from seqrec.train import Trainer, seed_everything
-from seqrec.weighting import domain_table
+from seqrec.weighting import domain_table, fixed_targets
+
+MAIN_METHODS = ["pop", "generic", "fixed", "dynamic", "sigma", "calrec", "sparseennet"]
 
 
 def synchronize(device: torch.device) -> None:
@@ -45,6 +51,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--methods", nargs="+", default=MAIN_METHODS, choices=list(METHODS),
+                        help="methods whose epoch and evaluation times are measured")
     args = parser.parse_args()
 
     configure_threads(args.threads)
@@ -60,6 +68,7 @@ def main() -> None:
         interactions = io.read_parquet(Path(tmp) / "data" / "interactions.parquet")
         items = io.read_parquet(Path(tmp) / "data" / "items.parquet")
     domains = domain_table(interactions, items, config["sparsity"]["sparse_share_threshold"])
+    domains["fixed_target"] = domains["domain"].isin(fixed_targets(domains, None, "benchmark"))
     print(f"data: {interactions['user'].nunique()} users, {len(items)} items, {len(interactions)} interactions, "
           f"{len(domains)} domains ({time.perf_counter() - t0:.1f}s to generate and prepare)")
     print(f"device: {device}, threads: {torch.get_num_threads()}, max_len {args.max_len}, batch {args.batch_size}")
@@ -91,14 +100,44 @@ def main() -> None:
     print(f"step time dynamic / generic (median): {ratio:.4f} ({100 * (ratio - 1):+.2f}%, includes noise)")
 
     cases = evaluation_cases(interactions, "test", args.max_len, device)
-    model = trainers["dynamic"].model
-    rank_cases(model, cases, config["evaluate"]["batch_size"])  # warm-up
+    seconds = evaluation_seconds(trainers["dynamic"].model, cases, config, device)
+    print(f"evaluate: {len(cases.users) / seconds:,.0f} users/s (full ranking over {len(items)} items, "
+          f"history masked; {seconds:.2f}s for {len(cases.users)} users)")
+
+    item_text = None
+    if any(get_method(m).needs_item_text for m in args.methods):
+        start = time.perf_counter()
+        item_text = torch.as_tensor(encode_items(items, config["text"]["encoder"], config["text"]["batch_size"], device))
+        print(f"item texts encoded in {time.perf_counter() - start:.1f}s ({config['text']['encoder']})")
+    print(f"\n{'method':<22}{'step (ms)':>10}{'epoch (s)':>11}{'evaluate (s)':>14}")
+    for method in args.methods:
+        seed_everything(0)
+        trainer = Trainer(interactions, items, domains, method, "synthetic", config, device, item_text)
+        per_epoch = len(trainer.inputs) // args.batch_size + (len(trainer.inputs) % args.batch_size > 0)
+        if trainer.fitted:
+            step = 0.0
+        else:
+            for batch in batches[:3]:  # warm-up
+                trainer.train_step(batch, SectionTimer(device))
+            seconds = []
+            for batch in batches:
+                synchronize(device)
+                start = time.perf_counter()
+                trainer.train_step(batch, SectionTimer(device))
+                synchronize(device)
+                seconds.append(time.perf_counter() - start)
+            step = float(np.median(seconds))
+        evaluate = evaluation_seconds(trainer.model, cases, config, device)
+        print(f"{method:<22}{1000 * step:>10.1f}{per_epoch * step:>11.1f}{evaluate:>14.2f}", flush=True)
+
+
+def evaluation_seconds(model: torch.nn.Module, cases, config: dict, device: torch.device) -> float:
+    """Wall time of the full-ranking evaluation of `cases`, after a warm-up."""
+    rank_cases(model, cases, config["evaluate"]["batch_size"])
     synchronize(device)
     start = time.perf_counter()
     rank_cases(model, cases, config["evaluate"]["batch_size"]).cpu()
-    seconds = time.perf_counter() - start
-    print(f"evaluate: {len(cases.users) / seconds:,.0f} users/s (full ranking over {len(items)} items, "
-          f"history masked; {seconds:.2f}s for {len(cases.users)} users)")
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

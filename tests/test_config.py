@@ -9,7 +9,7 @@ from seqrec.config import ConfigError, load_config, validate_config
 def test_defaults_are_filled():
     config = validate_config({})
     assert config["datasets"] == ["synthetic"]
-    assert config["methods"] == ["generic", "fixed", "dynamic"]
+    assert config["methods"] == ["pop", "generic", "fixed", "dynamic", "sigma", "calrec", "sparseennet"]
     assert config["sparsity"]["dynamic"]["w_max"] == 5.0
     assert config["evaluate"]["ks"] == [5, 10, 20]
 
@@ -21,7 +21,7 @@ def test_embedded_default_config_is_valid():
 
 @pytest.mark.parametrize("bad, message", [
     ({"datasets": ["netflix"]}, r"'netflix' at datasets\.0 is not a valid choice; valid ones are: synthetic, movielens-100k"),
-    ({"methods": ["generic", "magic"]}, r"'magic' at methods\.1 .*valid ones are: generic, fixed, dynamic"),
+    ({"methods": ["generic", "magic"]}, r"'magic' at methods\.1 .*valid ones are: pop, generic, fixed, dynamic, sigma, calrec, sparseennet, sigma\+fixed"),
     ({"trian": {}}, r"unknown key\(s\) trian at top level; valid keys are: ablations, aggregate, datasets"),
     ({"train": {"lr": 0.1, "epochs": 3}}, r"unknown key\(s\) epochs at train; valid keys are: .*max_epochs"),
     ({"seeds": []}, r"seeds: \[\] should be non-empty"),

@@ -56,7 +56,18 @@ def _sparsity(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from seqrec.train import train
 
-    train(args.data, args.sparsity, args.out, args.dataset, args.method, args.seed, args.config, args.threads)
+    train(args.data, args.sparsity, args.out, args.dataset, args.method, args.seed, args.config, args.threads,
+          text_embeddings=args.text)
+
+
+def _text(args: argparse.Namespace) -> None:
+    from seqrec.device import configure_threads, pick_device
+    from seqrec.text import write_item_embeddings
+
+    configure_threads(args.threads)
+    settings = args.config["text"]
+    write_item_embeddings(args.data, args.out, settings["encoder"], settings["batch_size"],
+                          pick_device(args.config["train"]["device"]))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -97,11 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--raw", type=Path, required=True, help="resources/raw/{dataset}")
     sub = step("sparsity", _sparsity, "domain statistics, power users and weights")
     sub.add_argument("--data", type=Path, required=True)
+    sub = step("text", _text, "encode every item's text (title, domains) with the frozen sentence encoder")
+    sub.add_argument("--data", type=Path, required=True)
+    sub.add_argument("--threads", type=int, default=1)
     sub = step("train", _train, "train one (dataset, method, seed)")
     sub.add_argument("--method", required=True)
     sub.add_argument("--seed", type=int, required=True)
     for name in ("--data", "--sparsity"):
         sub.add_argument(name, type=Path, required=True)
+    sub.add_argument("--text", type=Path, help="item text embeddings (the text step's output), for CALRec")
     sub.add_argument("--threads", type=int, default=1)
     sub = step("evaluate", _evaluate, "full-ranking test evaluation of one trained run")
     for name in ("--data", "--sparsity", "--run"):

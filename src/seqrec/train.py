@@ -1,6 +1,12 @@
 """Training of one (dataset, method, seed): all positions of every sequence at once, AdamW, early
 stopping on validation NDCG@10, and a checkpoint after every epoch so a killed job resumes.
 
+Architectures differ in three ways the trainer knows of (seqrec.models): a non-causal model trains on
+random prefixes of each sequence, from their last position; an architecture's `auxiliary_loss` is
+added to the next-item loss; a model without parameters (pop) is fitted in a single "epoch". The
+architectures listed in `train.target_domain_stage` (CALRec's two-stage training) continue, after
+early stopping, with a stage that fine-tunes on the positives of the target domains.
+
 Outputs in the run folder: model.pt (the best epoch), history.csv (one row per epoch),
 weights.csv (each domain's loss weight after every epoch, epoch 0 = initial) and timing.json (wall
 time, time per epoch, time spent on weighting). checkpoint.pt exists only while
@@ -25,9 +31,11 @@ from seqrec.evaluate import rank_cases
 from seqrec.losses import candidate_log_q, full_softmax_loss, sample_candidates, sampled_softmax_loss
 from seqrec.methods import get_method
 from seqrec.metrics import ndcg_at_k, recall_at_k
-from seqrec.models import build_model
+from seqrec.models import architecture_class
 from seqrec.sequences import evaluation_cases, item_train_counts, training_tensors
-from seqrec.weighting import build_weighting
+from seqrec.weighting import ItemDomains, build_weighting
+
+SHARED_MODEL_ARGS = ("max_len", "d_model", "n_layers", "n_heads", "dropout")
 
 
 def seed_everything(seed: int) -> None:
@@ -40,25 +48,55 @@ class Trainer:
     """Holds the model, optimiser, weighting and data of one run on one device."""
 
     def __init__(self, interactions: pd.DataFrame, items: pd.DataFrame, domains: pd.DataFrame,
-                 method: str, dataset: str, config: dict, device: torch.device):
+                 method: str, dataset: str, config: dict, device: torch.device,
+                 item_text: torch.Tensor | None = None):
         self.settings = config["train"]
         self.device = device
         self.method = get_method(method)
         n_items = int(items["item"].max())
-        self.model_args = {key: self.settings[key] for key in ("max_len", "d_model", "n_layers", "n_heads", "dropout")}
+        architecture = self.method.architecture
+        model_class = architecture_class(architecture)
+        # Shared settings, then the architecture's own section of `train` (e.g. train.sigma).
+        self.model_args = {key: self.settings[key] for key in SHARED_MODEL_ARGS}
+        self.model_args.update(self.settings.get(architecture, {}))
         self.model_args["n_items"] = n_items
-        self.model = build_model(self.method.architecture, **self.model_args).to(device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings["lr"],
-                                           weight_decay=self.settings["weight_decay"])
+        if hasattr(model_class, "set_item_text"):
+            if item_text is None:
+                raise ValueError(f"method {method} needs the item text embeddings (the text step's output)")
+            self.model_args["text_dim"] = int(item_text.shape[1])
+        self.model = model_class(**self.model_args).to(device)
+        if item_text is not None and hasattr(self.model, "set_item_text"):
+            self.model.set_item_text(item_text.to(device))
+        self.causal = model_class.causal
         counts = item_train_counts(interactions, n_items)
+        self.fitted = hasattr(self.model, "fit")  # no parameters: fitted on the counts, not trained
+        if self.fitted:
+            self.model.fit(counts)
+        self.optimizer = None if self.fitted else torch.optim.AdamW(
+            self.model.parameters(), lr=self.settings["lr"], weight_decay=self.settings["weight_decay"])
         self.item_frequency = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
         self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
                                          dataset, device)
         self.domain_names = domains["domain"].tolist()
+        self.target_domain_items = self._target_domain_items(items, domains, n_items)
+        self.stage_weights = None  # per-item loss multipliers of the target-domain stage, once it starts
         self.inputs, self.targets = training_tensors(interactions, self.settings["max_len"], device)
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
         self.eval_batch_size = config["evaluate"]["batch_size"]
+
+    def _target_domain_items(self, items: pd.DataFrame, domains: pd.DataFrame, n_items: int) -> torch.Tensor:
+        """[V+1] bool: the item belongs to a target domain (the `fixed_target` column of the domain table)."""
+        item_domains = ItemDomains(items, self.domain_names, n_items, self.device)
+        target = torch.tensor(domains["fixed_target"].to_numpy(bool), device=self.device)
+        return item_domains.multi_hot[:, target].sum(1) > 0
+
+    def start_target_domain_stage(self) -> None:
+        """CALRec's second stage: positives outside the target domains weigh `other_domain_weight`."""
+        stage = self.settings["target_domain_stage"]
+        self.stage_weights = torch.where(self.target_domain_items, 1.0, stage["other_domain_weight"])
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings["lr"] * stage["lr_scale"],
+                                           weight_decay=self.settings["weight_decay"])
 
     def loss(self, hidden: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         embeddings = self.model.item_embeddings()
@@ -71,7 +109,9 @@ class Trainer:
                                     log_q[len(candidates):], weights)
 
     def train_epoch(self, epoch: int, weighting_timer: SectionTimer) -> float:
-        """One pass over the users in random order; returns the mean batch loss."""
+        """One pass over the users in random order; returns the mean batch loss (NaN for a fitted model)."""
+        if self.fitted:
+            return float("nan")
         self.model.train()
         order = torch.randperm(len(self.inputs), device=self.device)
         batches = order.split(self.settings["batch_size"])
@@ -80,15 +120,38 @@ class Trainer:
             total += self.train_step(batch, weighting_timer)
         return total.item() / len(batches)
 
+    def random_prefixes(self, inputs: torch.Tensor, targets: torch.Tensor):
+        """For a non-causal model: `train.prefixes_per_sequence` random prefixes of each sequence.
+
+        Returns the prefixes (right-padded), each one's target and the index of its last position.
+        """
+        repeats = self.settings["prefixes_per_sequence"]
+        inputs, targets = inputs.repeat(repeats, 1), targets.repeat(repeats, 1)
+        lengths = targets.ne(0).sum(1)  # positions that have a next item
+        last = (torch.rand(len(inputs), device=self.device) * lengths).long()
+        positions = torch.arange(inputs.shape[1], device=self.device)
+        prefixes = inputs * (positions <= last.unsqueeze(1))
+        return prefixes, targets.gather(1, last.unsqueeze(1)).squeeze(1), last
+
     def train_step(self, batch: torch.Tensor, weighting_timer: SectionTimer) -> torch.Tensor:
         """One optimiser step on the sequences `batch`, every position at once; returns the detached loss."""
-        targets = self.targets[batch].flatten()
+        inputs, targets = self.inputs[batch], self.targets[batch]
+        if not self.causal:
+            inputs, targets, last = self.random_prefixes(inputs, targets)
         with autocast(self.device):
-            hidden = self.model(self.inputs[batch]).flatten(0, 1)
+            hidden = self.model(inputs)
+            auxiliary = self.model.auxiliary_loss(inputs, hidden) if hasattr(self.model, "auxiliary_loss") else 0.0
+        if self.causal:
+            hidden, targets = hidden.flatten(0, 1), targets.flatten()
+        else:
+            hidden = hidden[torch.arange(len(hidden), device=self.device), last]
         with weighting_timer.section():
             self.weighting.observe(targets)
             weights = None if self.method.weighting == "generic" else self.weighting.item_weights[targets]
-        loss = self.loss(hidden, targets, weights)
+        if self.stage_weights is not None:
+            stage = self.stage_weights[targets]
+            weights = stage if weights is None else weights * stage
+        loss = self.loss(hidden, targets, weights) + auxiliary
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -100,13 +163,14 @@ class Trainer:
                 "valid_recall@10": recall_at_k(ranks, 10).mean().item()}
 
     def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "weighting": self.weighting.state_dict()}
+        return {"model": self.model.state_dict(), "weighting": self.weighting.state_dict(),
+                "optimizer": None if self.fitted else self.optimizer.state_dict()}
 
     def load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])
+        if not self.fitted:
+            self.optimizer.load_state_dict(state["optimizer"])
 
 
 def _rng_state() -> dict:
@@ -124,41 +188,75 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _uses_target_domain_stage(trainer: Trainer) -> bool:
+    stage = trainer.settings["target_domain_stage"]
+    return trainer.method.architecture in stage["architectures"] and stage["epochs"] > 0
+
+
+def _stage_finished(trainer: Trainer, progress: dict) -> bool:
+    settings = trainer.settings
+    if progress["stage"] == 2:
+        return progress["stage_epoch"] >= settings["target_domain_stage"]["epochs"]
+    if trainer.fitted:
+        return progress["epoch"] >= 1
+    return progress["epoch"] >= settings["max_epochs"] or progress["stale"] >= settings["patience"]
+
+
+def _enter_target_domain_stage(trainer: Trainer, progress: dict) -> None:
+    """From the best model of stage 1, fine-tune on the target domains; the final model is the best
+    stage-2 epoch on validation (the two-stage procedure's output, as in CALRec)."""
+    trainer.model.load_state_dict(progress["best_state"])
+    trainer.start_target_domain_stage()
+    progress.update(stage=2, stage_epoch=0, best=None, stale=0)
+
+
 def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, method: str, seed: int,
-          config: dict, threads: int) -> None:
+          config: dict, threads: int, text_embeddings: Path | None = None) -> None:
     """The train step of one (dataset, method, seed)."""
     start_time = time.perf_counter()
     configure_threads(threads)
     seed_everything(seed)
     device = pick_device(config["train"]["device"])
     run_dir = Path(run_dir)
+    item_text = None
+    if text_embeddings is not None:
+        from seqrec.text import read_item_embeddings
+
+        item_text = read_item_embeddings(text_embeddings)
     trainer = Trainer(io.read_parquet(Path(data_dir) / "interactions.parquet"),
                       io.read_parquet(Path(data_dir) / "items.parquet"),
                       io.read_parquet(Path(sparsity_dir) / "domains.parquet"),
-                      method, dataset, config, device)
+                      method, dataset, config, device, item_text)
     checkpoint_path = run_dir / "checkpoint.pt"
     # weights: the per-domain weights after every epoch (epoch 0 = before training).
-    progress = {"epoch": 0, "history": [], "best": None, "best_state": None, "stale": 0,
-                "weights": [trainer.weighting.domain_weights().tolist()]}
+    progress = {"epoch": 0, "stage": 1, "stage_epoch": 0, "history": [], "best": None, "best_state": None,
+                "stale": 0, "weights": [trainer.weighting.domain_weights().tolist()]}
     resumed_after = 0
     if checkpoint_path.exists():
         saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        progress = saved["progress"]
+        if progress["stage"] == 2:
+            trainer.start_target_domain_stage()
         trainer.load_state(saved["trainer"])
         _set_rng_state(saved["rng"])
-        progress = saved["progress"]
         resumed_after = progress["epoch"]
         print(f"resuming {run_dir} after epoch {progress['epoch']} from {checkpoint_path}", flush=True)
 
-    settings = config["train"]
     print(f"training {method} on {dataset} (seed {seed}) on {device}: {len(trainer.inputs)} sequences, "
           f"{trainer.n_items} items", flush=True)
-    while progress["epoch"] < settings["max_epochs"] and progress["stale"] < settings["patience"]:
+    while True:
+        if _stage_finished(trainer, progress):
+            if progress["stage"] == 2 or not _uses_target_domain_stage(trainer):
+                break
+            _enter_target_domain_stage(trainer, progress)
+            print(f"stage 2: fine-tuning on the target domains for "
+                  f"{trainer.settings['target_domain_stage']['epochs']} epochs", flush=True)
         epoch = progress["epoch"] + 1
         weighting_timer = SectionTimer(device)
         epoch_start = time.perf_counter()
         train_loss = trainer.train_epoch(epoch, weighting_timer)
         train_seconds = time.perf_counter() - epoch_start
-        row = {"epoch": epoch, "train_loss": train_loss, **trainer.validate(),
+        row = {"epoch": epoch, "stage": progress["stage"], "train_loss": train_loss, **trainer.validate(),
                "train_seconds": train_seconds, "weighting_seconds": weighting_timer.total(),
                "epoch_seconds": time.perf_counter() - epoch_start}
         progress["history"].append(row)
@@ -169,6 +267,7 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
         else:
             progress["stale"] += 1
         progress["epoch"] = epoch
+        progress["stage_epoch"] += 1
         print(f"epoch {epoch}: loss {train_loss:.4f}  valid NDCG@10 {row['valid_ndcg@10']:.4f}  "
               f"Recall@10 {row['valid_recall@10']:.4f}  ({row['epoch_seconds']:.1f}s)", flush=True)
         with io.atomic_path(checkpoint_path) as tmp:
@@ -184,14 +283,15 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
     io.write_csv(weights.reset_index().melt("epoch", var_name="domain", value_name="weight"),
                  run_dir / "weights.csv")
     train_total = float(history["train_seconds"].sum())
+    weighting_total = float(history["weighting_seconds"].sum())
     io.write_json({
         "device": str(device), "threads": threads, "epochs": len(history),
         "best_epoch": int(progress["best"]["epoch"]),
         "wall_seconds": time.perf_counter() - start_time,
         "train_seconds": train_total,
         "seconds_per_epoch": float(history["epoch_seconds"].mean()),
-        "weighting_seconds": float(history["weighting_seconds"].sum()),
-        "weighting_share_of_training": float(history["weighting_seconds"].sum()) / train_total,
+        "weighting_seconds": weighting_total,
+        "weighting_share_of_training": weighting_total / train_total if train_total > 0 else 0.0,
         "resumed_after_epoch": resumed_after,
     }, run_dir / "timing.json")
     checkpoint_path.unlink(missing_ok=True)

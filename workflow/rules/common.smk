@@ -1,6 +1,7 @@
 # Config validation, wildcard constraints and path helpers shared by every rule.
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from seqrec.config import ConfigError, ablation_config, load_schema, validate_config
 from seqrec.datasets import get as get_dataset, raw_files
+from seqrec.methods import get_method
 
 try:
     _validated = validate_config(config, source="config (config/config.yaml and any --configfile/--config)")
@@ -42,7 +44,7 @@ NOTEBOOKS = ["datasets", "sparsity", "results", "main_results", "robustness", "p
 
 wildcard_constraints:
     dataset="|".join(_schema["datasets"]["items"]["enum"]),
-    method="|".join(_schema["methods"]["items"]["enum"]),
+    method="|".join(map(re.escape, _schema["methods"]["items"]["enum"])),
     seed=r"\d+",
     name="|".join(NOTEBOOKS),
     variant="|".join(ABLATIONS) or "no-ablation-variants",

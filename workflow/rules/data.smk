@@ -49,3 +49,21 @@ rule prepare:
     shell:
         "python -m seqrec prepare --config {params.config:q} --dataset {wildcards.dataset} "
         "--raw resources/raw/{wildcards.dataset} --out results/{wildcards.dataset}/data > {log} 2>&1"
+
+
+rule item_text:
+    # Item texts encoded once per dataset by the frozen sentence encoder (CALRec's item side).
+    input:
+        item_table="results/{dataset}/data/items.parquet",
+    output:
+        "results/{dataset}/text/item_embeddings.parquet",
+    params:
+        config=step_config("text", "train"),
+    threads: config["train"]["threads"]
+    log:
+        "results/logs/{dataset}/item_text.log",
+    conda:
+        "../../envs/seqrec.yaml"
+    shell:
+        "python -m seqrec text --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
+        "--data results/{wildcards.dataset}/data --out {output:q} > {log} 2>&1"

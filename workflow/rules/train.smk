@@ -1,10 +1,16 @@
 # One job = one (dataset, method, seed). A killed job rerun resumes from its checkpoint.pt.
 
 
+def train_inputs(wildcards):
+    inputs = {**data_files(wildcards.dataset), "domains": f"results/{wildcards.dataset}/sparsity/domains.parquet"}
+    if get_method(wildcards.method).needs_item_text:
+        inputs["text"] = f"results/{wildcards.dataset}/text/item_embeddings.parquet"
+    return inputs
+
+
 rule train:
     input:
-        **data_files("{dataset}"),
-        domains="results/{dataset}/sparsity/domains.parquet",
+        unpack(train_inputs),
     output:
         model="results/{dataset}/runs/{method}/seed{seed}/model.pt",
         history="results/{dataset}/runs/{method}/seed{seed}/history.csv",
@@ -12,6 +18,7 @@ rule train:
         weights="results/{dataset}/runs/{method}/seed{seed}/weights.csv",
     params:
         config=step_config("train", "sparsity", "evaluate"),
+        text=lambda wildcards, input: f"--text {input.text}" if "text" in input.keys() else "",
     threads: config["train"]["threads"]
     resources:
         gpu=GPU_PER_TRAINING,
@@ -23,6 +30,6 @@ rule train:
         "../../envs/seqrec.yaml"
     shell:
         "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
-        "--method {wildcards.method} --seed {wildcards.seed} --threads {threads} "
+        "--method {wildcards.method} --seed {wildcards.seed} --threads {threads} {params.text} "
         "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
         "--out results/{wildcards.dataset}/runs/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"

@@ -1,18 +1,38 @@
 """Sequence encoders: item sequences [B, L] in, a hidden state per position [B, L, d] out.
 
 Every architecture exposes `item_embeddings()` ([V+1, d], row 0 = padding) so that scores over all
-items are `hidden @ item_embeddings().T` and the losses of seqrec.losses apply unchanged.
+items are `hidden @ item_embeddings().T` and the losses of seqrec.losses apply unchanged. Besides:
+
+- `causal` (class attribute): True when the hidden state of position j depends only on the items
+  at positions <= j, so training uses every position at once; False (SIGMA's flipped branch sees
+  later items) makes the trainer train on random prefixes, from their last position only.
+- `auxiliary_loss(sequences, hidden)` (optional): the architecture's own extra objectives of a
+  training batch (contrastive, adversarial), already weighted, added to the next-item loss.
+- `fit(item_train_counts)` (optional): a model without parameters (pop) is fitted, not trained.
+
+The architectures are imported on first use, so a run of one method loads only its own module.
 """
 
-from seqrec.models.sasrec import SASRec
+from importlib import import_module
 
-ARCHITECTURES = {"sasrec": SASRec}
+ARCHITECTURES = {
+    "pop": "seqrec.models.popularity:Popularity",
+    "sasrec": "seqrec.models.sasrec:SASRec",
+    "sigma": "seqrec.models.sigma:SIGMA",
+    "calrec": "seqrec.models.calrec:CALRec",
+    "sparseennet": "seqrec.models.sparseennet:SparseEnNet",
+}
+
+
+def architecture_class(architecture: str):
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; valid ones are: {', '.join(ARCHITECTURES)}")
+    module, name = ARCHITECTURES[architecture].split(":")
+    return getattr(import_module(module), name)
 
 
 def build_model(architecture: str, **kwargs):
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {architecture!r}; valid ones are: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[architecture](**kwargs)
+    return architecture_class(architecture)(**kwargs)
 
 
 def load_model(path, device="cpu"):

@@ -15,6 +15,8 @@ from torch import nn
 
 
 class SASRec(nn.Module):
+    causal = True
+
     def __init__(self, n_items: int, max_len: int, d_model: int = 64, n_layers: int = 2,
                  n_heads: int = 2, dropout: float = 0.2):
         super().__init__()

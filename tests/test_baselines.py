@@ -1,0 +1,96 @@
+"""Every method through the shared trainer and evaluation: the loss falls, the same seed gives the
+same metrics, weightings combine with the baselines, and every neural baseline beats `pop` on the
+synthetic default within the training budget of config/config.yaml."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from seqrec.config import load_config
+from seqrec.datasets import synthetic
+from seqrec.evaluate import evaluate
+from seqrec.models import load_model
+from seqrec.prepare import prepare
+from seqrec.text import write_item_embeddings
+from seqrec.train import train
+from seqrec.weighting import sparsity_step
+
+NEURAL_BASELINES = ["sigma", "calrec", "sparseennet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_text(tiny_dataset, tmp_path_factory):
+    config, data, _ = tiny_dataset
+    path = tmp_path_factory.mktemp("text") / "item_embeddings.parquet"
+    write_item_embeddings(data, path, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
+    return path
+
+
+def run(tiny_dataset, tiny_text, out, method, seed=1):
+    config, data, sparsity = tiny_dataset
+    train(data, sparsity, out / "run", "synthetic", method, seed, config, threads=1, text_embeddings=tiny_text)
+    evaluate(data, sparsity, out / "run", out / "eval", config, threads=1)
+    return pd.read_csv(out / "run" / "history.csv"), pd.read_parquet(out / "eval" / "metrics.parquet")
+
+
+@pytest.mark.parametrize("method", NEURAL_BASELINES)
+def test_baseline_trains_and_is_deterministic(tiny_dataset, tiny_text, tmp_path, method):
+    history, metrics = run(tiny_dataset, tiny_text, tmp_path / "a", method)
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    _, again = run(tiny_dataset, tiny_text, tmp_path / "b", method)
+    pd.testing.assert_frame_equal(metrics, again)
+    model, saved = load_model(tmp_path / "a" / "run" / "model.pt")
+    assert saved["architecture"] == method and type(model).__name__.lower() == method
+
+
+def test_pop_is_fitted_in_one_pass_and_ranks_by_training_count(tiny_dataset, tiny_text, tmp_path):
+    history, _ = run(tiny_dataset, tiny_text, tmp_path, "pop")
+    assert list(history["epoch"]) == [1]
+    config, data, _ = tiny_dataset
+    interactions = pd.read_parquet(data / "interactions.parquet")
+    counts = interactions.loc[interactions["split"] == "train", "item"].value_counts()
+    model, _ = load_model(tmp_path / "run" / "model.pt")
+    scores = model.item_embeddings().squeeze(1)
+    assert scores[counts.index[0]] == counts.iloc[0] == scores.max()
+    assert scores[0] == 0  # padding is never recommended
+
+
+def test_a_weighting_reaches_a_baselines_loss(tiny_dataset, tiny_text, tmp_path):
+    history, _ = run(tiny_dataset, tiny_text, tmp_path / "weighted", "sparseennet+dynamic")
+    plain, _ = run(tiny_dataset, tiny_text, tmp_path / "plain", "sparseennet")
+    assert not history["train_loss"].equals(plain["train_loss"])
+    weights = pd.read_csv(tmp_path / "weighted" / "run" / "weights.csv")
+    assert weights.groupby("domain")["weight"].nunique().max() > 1  # the dynamic weights moved
+
+
+def test_calrec_runs_its_target_domain_stage(tiny_dataset, tiny_text, tmp_path):
+    config, _, _ = tiny_dataset
+    history, _ = run(tiny_dataset, tiny_text, tmp_path, "calrec")
+    stage = config["train"]["target_domain_stage"]
+    assert list(history["stage"]).count(2) == stage["epochs"] > 0
+    best = json.loads((tmp_path / "run" / "timing.json").read_text())["best_epoch"]
+    assert history.set_index("epoch").loc[best, "stage"] == 2  # the final model comes from stage 2
+
+
+@pytest.mark.slow
+def test_every_neural_baseline_beats_pop_on_the_synthetic_default(tmp_path_factory):
+    """A real assertion on config/config.yaml's data and budget (one seed), the numbers printed."""
+    root = tmp_path_factory.mktemp("default")
+    config = load_config("config/config.yaml")
+    synthetic.write_raw(root / "raw", **config["synthetic"])
+    prepare("synthetic", root / "raw", root / "data", k_core=config["prepare"]["k_core"])
+    sparsity_step(root / "data", root / "sparsity", "synthetic", config["sparsity"])
+    text = root / "item_embeddings.parquet"
+    write_item_embeddings(root / "data", text, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
+    ndcg = {}
+    for method in ["pop", *NEURAL_BASELINES]:
+        train(root / "data", root / "sparsity", root / method, "synthetic", method, 1, config, threads=2,
+              text_embeddings=text)
+        evaluate(root / "data", root / "sparsity", root / method, root / f"eval-{method}", config, threads=2)
+        metrics = pd.read_parquet(root / f"eval-{method}" / "metrics.parquet")
+        overall = metrics.query("scope == 'overall' and metric == 'ndcg' and k == 10")
+        ndcg[method] = float(overall["value"].iloc[0])
+    print("test NDCG@10 on the synthetic default:", {m: round(v, 4) for m, v in ndcg.items()})
+    for method in NEURAL_BASELINES:
+        assert ndcg[method] > ndcg["pop"], f"{method} ({ndcg[method]:.4f}) does not beat pop ({ndcg['pop']:.4f})"
