@@ -3,6 +3,7 @@ same metrics, weightings combine with the baselines, and every neural baseline b
 synthetic default within the training budget of config/config.yaml."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -77,7 +78,7 @@ def test_calrec_runs_its_target_domain_stage(tiny_dataset, tiny_text, tmp_path):
 def test_every_neural_baseline_beats_pop_on_the_synthetic_default(tmp_path_factory):
     """A real assertion on config/config.yaml's data and budget (one seed), the numbers printed."""
     root = tmp_path_factory.mktemp("default")
-    config = load_config("config/config.yaml")
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
     synthetic.write_raw(root / "raw", **config["synthetic"])
     prepare("synthetic", root / "raw", root / "data", k_core=config["prepare"]["k_core"])
     sparsity_step(root / "data", root / "sparsity", "synthetic", config["sparsity"])

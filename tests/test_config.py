@@ -16,7 +16,8 @@ def test_defaults_are_filled():
 
 def test_embedded_default_config_is_valid():
     config = load_config("config/config.yaml")
-    assert config["seeds"] == [1, 2, 3]
+    assert config["seeds"] == [1, 2]
+    assert config["methods"] == ["pop", "generic", "fixed", "dynamic", "sigma", "calrec", "sparseennet"]
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -73,7 +73,7 @@ def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run)
     # evaluate -> aggregate (main and ablations, whose reference is the generic run) -> notebooks;
     # nothing upstream (data, sparsity, training) and not the datasets notebook.
     jobs = planned_jobs(result.stdout)
-    assert jobs.pop("evaluate") == 6 and jobs.pop("aggregate") == 1 and jobs.pop("aggregate_ablations") == 1
+    assert jobs.pop("evaluate") == 8 * 2 and jobs.pop("aggregate") == 1 and jobs.pop("aggregate_ablations") == 1  # 8 methods x 2 seeds
     assert set(jobs) == {"notebook", "all"} and 0 < jobs["notebook"] < len(NOTEBOOKS)
     assert "output: results/notebooks/datasets.ipynb" not in result.stdout
 

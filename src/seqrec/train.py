@@ -50,15 +50,17 @@ class Trainer:
     def __init__(self, interactions: pd.DataFrame, items: pd.DataFrame, domains: pd.DataFrame,
                  method: str, dataset: str, config: dict, device: torch.device,
                  item_text: torch.Tensor | None = None):
-        self.settings = config["train"]
         self.device = device
         self.method = get_method(method)
         n_items = int(items["item"].max())
         architecture = self.method.architecture
         model_class = architecture_class(architecture)
-        # Shared settings, then the architecture's own section of `train` (e.g. train.sigma).
+        # The architecture's own section of `train` (e.g. train.sigma) overrides shared settings
+        # (n_layers, lr, max_epochs, ...) and adds the model's own hyperparameters.
+        own = config["train"].get(architecture, {})
+        self.settings = {**config["train"], **own}
         self.model_args = {key: self.settings[key] for key in SHARED_MODEL_ARGS}
-        self.model_args.update(self.settings.get(architecture, {}))
+        self.model_args.update({key: value for key, value in own.items() if key not in config["train"]})
         self.model_args["n_items"] = n_items
         if hasattr(model_class, "set_item_text"):
             if item_text is None:

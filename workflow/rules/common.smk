@@ -96,6 +96,13 @@ def data_files(dataset):
     }
 
 
+def train_inputs(wildcards):
+    inputs = {**data_files(wildcards.dataset), "domains": f"results/{wildcards.dataset}/sparsity/domains.parquet"}
+    if get_method(wildcards.method).needs_item_text:
+        inputs["text"] = f"results/{wildcards.dataset}/text/item_embeddings.parquet"
+    return inputs
+
+
 def all_per_case(wildcards):
     return expand(
         "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",

@@ -1,13 +1,6 @@
 # One job = one (dataset, method, seed). A killed job rerun resumes from its checkpoint.pt.
 
 
-def train_inputs(wildcards):
-    inputs = {**data_files(wildcards.dataset), "domains": f"results/{wildcards.dataset}/sparsity/domains.parquet"}
-    if get_method(wildcards.method).needs_item_text:
-        inputs["text"] = f"results/{wildcards.dataset}/text/item_embeddings.parquet"
-    return inputs
-
-
 rule train:
     input:
         unpack(train_inputs),
