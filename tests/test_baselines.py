@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 import pytest
 
 from seqrec.config import load_config
@@ -14,7 +15,7 @@ from seqrec.evaluate import evaluate
 from seqrec.models import load_model
 from seqrec.prepare import prepare
 from seqrec.text import write_item_embeddings
-from seqrec.train import train
+from seqrec.train import Trainer, train
 from seqrec.weighting import sparsity_step
 
 NEURAL_BASELINES = ["sigma", "calrec", "sparseennet"]
@@ -95,3 +96,28 @@ def test_every_neural_baseline_beats_pop_on_the_synthetic_default(tmp_path_facto
     print("test NDCG@10 on the synthetic default:", {m: round(v, 4) for m, v in ndcg.items()})
     for method in NEURAL_BASELINES:
         assert ndcg[method] > ndcg["pop"], f"{method} ({ndcg[method]:.4f}) does not beat pop ({ndcg['pop']:.4f})"
+
+
+def test_non_causal_models_train_on_random_prefixes_from_their_last_position(tiny_dataset):
+    config, data, sparsity = tiny_dataset
+    trainer = Trainer(pd.read_parquet(data / "interactions.parquet"), pd.read_parquet(data / "items.parquet"),
+                      pd.read_parquet(sparsity / "domains.parquet"), "sigma", "synthetic", config, "cpu")
+    inputs, targets = trainer.inputs[:16], trainer.targets[:16]
+    prefixes, prefix_targets, last = trainer.random_prefixes(inputs, targets)
+    repeats = config["train"]["prefixes_per_sequence"]
+    assert prefixes.shape == (16 * repeats, inputs.shape[1])
+    original_inputs, original_targets = inputs.repeat(repeats, 1), targets.repeat(repeats, 1)
+    for row in range(len(prefixes)):
+        cut = int(last[row])
+        assert original_targets[row, cut] != 0  # the prefix's target is a real next item
+        assert torch.equal(prefixes[row, : cut + 1], original_inputs[row, : cut + 1])
+        assert not prefixes[row, cut + 1:].any()  # nothing after the cut is visible
+        assert prefix_targets[row] == original_targets[row, cut]
+    assert len(set(last.tolist())) > 1
+
+
+def test_calrec_without_item_texts_is_refused(tiny_dataset, tmp_path):
+    config, data, sparsity = tiny_dataset
+    with pytest.raises(ValueError, match="calrec needs the item text embeddings"):
+        train(data, sparsity, tmp_path, "synthetic", "calrec", 1, config, threads=1)
+    assert not any(tmp_path.iterdir())

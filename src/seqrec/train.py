@@ -64,7 +64,8 @@ class Trainer:
         self.model_args["n_items"] = n_items
         if hasattr(model_class, "set_item_text"):
             if item_text is None:
-                raise ValueError(f"method {method} needs the item text embeddings (the text step's output)")
+                raise ValueError(f"method {method} needs the item text embeddings: run `python -m seqrec text` "
+                                 "and pass its output with --text (the workflow's item_text rule does both)")
             self.model_args["text_dim"] = int(item_text.shape[1])
         self.model = model_class(**self.model_args).to(device)
         if item_text is not None and hasattr(self.model, "set_item_text"):
