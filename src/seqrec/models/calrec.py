@@ -124,22 +124,26 @@ class CALRec(nn.Module):
         target's item vector; the other pairs' targets are the negatives. Computed in float32.
         """
         lengths = sequences.ne(0).sum(1)
-        rows = (lengths >= 2).nonzero().squeeze(1)
-        if len(rows) < 2:  # no negatives in the batch
-            return hidden.new_zeros((), dtype=torch.float32)
-        last = lengths[rows] - 1
+        # Sequences with fewer than two items have no pair: masked out as anchors and as negatives
+        # (masks rather than indexing by them, so the step never waits on the device).
+        paired = lengths >= 2
+        last = (lengths - 1).clamp_min(1)
+        rows = torch.arange(len(sequences), device=sequences.device)
         targets = sequences[rows, last]
         # A target equal to this pair's own (another user, same item) is not a negative.
-        duplicate = targets.unsqueeze(0).eq(targets.unsqueeze(1))
-        duplicate.fill_diagonal_(False)
+        masked = targets.unsqueeze(0).eq(targets.unsqueeze(1)) | ~paired.unsqueeze(0)
+        masked.fill_diagonal_(False)
         with torch.autocast(hidden.device.type, enabled=False):
             items = F.normalize(self._item_vectors(targets).float(), dim=-1)
-            user_target = self._info_nce(hidden[rows, last - 1].float(), items, duplicate)
-            target_target = self._info_nce(hidden[rows, last].float(), items, duplicate)
+            user_target = self._info_nce(hidden[rows, last - 1].float(), items, masked, paired)
+            target_target = self._info_nce(hidden[rows, last].float(), items, masked, paired)
         return self.user_target_weight * user_target + self.target_target_weight * target_target
 
-    def _info_nce(self, anchors: torch.Tensor, positives: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of each anchor picking its own positive among all (cosine / temperature)."""
+    def _info_nce(self, anchors: torch.Tensor, positives: torch.Tensor, masked: torch.Tensor,
+                  used: torch.Tensor) -> torch.Tensor:
+        """Mean over the `used` anchors of the cross-entropy of picking their own positive among all
+        (cosine / temperature)."""
         logits = F.normalize(anchors, dim=-1) @ positives.T / self.temperature
         logits = logits.masked_fill(masked, float("-inf"))
-        return F.cross_entropy(logits, torch.arange(len(anchors), device=anchors.device))
+        per_anchor = F.cross_entropy(logits, torch.arange(len(anchors), device=anchors.device), reduction="none")
+        return (per_anchor * used).sum() / used.sum().clamp_min(1)
