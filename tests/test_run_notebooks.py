@@ -24,11 +24,12 @@ NDCG = {
     ("generic", 1): [0.10, 0.12, 0.11], ("generic", 2): [0.09, 0.10, 0.13],
     ("fixed", 1): [0.11, 0.13, 0.12], ("fixed", 2): [0.10, 0.14, 0.14],
     ("dynamic", 1): [0.12, 0.15, 0.16], ("dynamic", 2): [0.11, 0.13, 0.17],
+    ("sigma", 1): [0.05, 0.07, 0.08], ("sigma+dynamic", 1): [0.05, 0.08, 0.09],  # the overhead test only
 }
 SECONDS_PER_EPOCH = {("generic", 1): 2.0, ("generic", 2): 2.2, ("fixed", 1): 2.04, ("fixed", 2): 2.2,
-                     ("dynamic", 1): 2.02, ("dynamic", 2): 2.2}
+                     ("dynamic", 1): 2.02, ("dynamic", 2): 2.2, ("sigma", 1): 13.0, ("sigma+dynamic", 1): 13.13}
 WEIGHTING_SHARE = {("generic", 1): 0.0004, ("generic", 2): 0.0006, ("fixed", 1): 0.001, ("fixed", 2): 0.0012,
-                   ("dynamic", 1): 0.004, ("dynamic", 2): 0.006}
+                   ("dynamic", 1): 0.004, ("dynamic", 2): 0.006, ("sigma", 1): 0.0001, ("sigma+dynamic", 1): 0.002}
 MAX_RSS = {"train": 1200.0, "evaluate": 800.0}
 
 
@@ -154,6 +155,8 @@ def test_convergence_notebook(results, run_notebook):
 
 
 def test_overhead_notebook(results, run_notebook):
+    for method in ("sigma", "sigma+dynamic"):  # a weighted baseline is compared with its own architecture
+        write_run(results, "alpha", method, 1)
     figures, tables, text = run_workflow_style(run_notebook, results, "overhead")
     assert_files(tables, ["training_time", "overhead", "benchmarks"], ("csv", "tex"))
     assert_files(figures, ["overhead", "benchmarks"], ("png", "pdf"))
@@ -167,12 +170,16 @@ def test_overhead_notebook(results, run_notebook):
     assert times.loc[("alpha", "dynamic"), "train_seconds_per_epoch_mean"] == pytest.approx(2.11)
 
     overhead = pd.read_csv(tables / "overhead.csv").set_index(["dataset", "method"])
-    assert list(overhead.index) == [("alpha", "fixed"), ("alpha", "dynamic")]  # beta has generic only
+    # beta has generic only; unweighted methods (generic, sigma) are references, not rows
+    assert list(overhead.index) == [("alpha", "fixed"), ("alpha", "dynamic"), ("alpha", "sigma+dynamic")]
+    weighted_sigma = overhead.loc[("alpha", "sigma+dynamic")]
+    assert weighted_sigma["reference"] == "sigma" and weighted_sigma["paired_seeds"] == 1
+    assert weighted_sigma["overhead_per_epoch_mean"] == pytest.approx(13.13 / 13.0 - 1)
     dynamic = overhead.loc[("alpha", "dynamic")]
     assert dynamic["overhead_per_epoch_mean"] == pytest.approx((2.02 / 2.0 - 1 + 2.2 / 2.2 - 1) / 2)
     assert (dynamic["overhead_per_epoch_min"], dynamic["overhead_per_epoch_max"]) == pytest.approx((0.0, 0.01))
     assert dynamic["weighting_share_mean"] == pytest.approx(0.005)
-    assert dynamic["generic_weighting_share_mean"] == pytest.approx(0.0005)
+    assert dynamic["reference"] == "generic" and dynamic["reference_weighting_share_mean"] == pytest.approx(0.0005)
     assert "**alpha, dynamic**: the weighting took 0.50% of the training-loop time" in text
     assert "below the claimed 1.00%" in text
 
