@@ -25,8 +25,8 @@ Faithful here:
 Adapted, because a multi-billion-parameter LLM cannot be fine-tuned offline on a CPU:
 - the text is encoded ONCE by a frozen pretrained sentence encoder (all-MiniLM-L6-v2 by default,
   seqrec.text), not by the fine-tuned LLM; a trainable MLP projects it into the model space;
-- the fine-tuned LLM is replaced by a small causal transformer over the item vectors (built from
-  nn.TransformerEncoder like seqrec.models.sasrec, since that one reads item ids, not vectors);
+- the fine-tuned LLM is replaced by a small causal transformer over the item vectors (SASRec's
+  backbone, seqrec.models.sasrec.CausalTransformer);
 - next-item *generation* + BM25 retrieval become next-item *scoring*: hidden @ item_embeddings().T
   over all items (the trainer's loss), i.e. retrieval by embedding similarity;
 - an item-id embedding is added to the text projection (`item_id_embedding`, on by default): the
@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqrec.io import InputError
+from seqrec.models.sasrec import CausalTransformer
 
 
 class CALRec(nn.Module):
@@ -74,15 +75,7 @@ class CALRec(nn.Module):
             nn.init.normal_(self.id_embedding.weight, std=d_model ** -0.5)
             with torch.no_grad():
                 self.id_embedding.weight[0].zero_()
-        # The sequence backbone, built like SASRec's (pre-norm blocks, causal mask, right padding).
-        self.position_embedding = nn.Embedding(max_len, d_model)
-        block = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=d_model, dropout=dropout,
-                                           activation="gelu", batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(block, n_layers, enable_nested_tensor=False)
-        self.final_norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("causal_mask", nn.Transformer.generate_square_subsequent_mask(max_len),
-                             persistent=False)
+        self.backbone = CausalTransformer(max_len, d_model, n_layers, n_heads, dropout)  # SASRec's
 
     def set_item_text(self, vectors: torch.Tensor) -> None:
         """Install the frozen item text vectors [n_items + 1, text_dim] (row 0 = padding)."""
@@ -108,12 +101,9 @@ class CALRec(nn.Module):
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """sequences [B, L] of item ids (0 = padding, right-padded) -> hidden states [B, L, d_model]."""
-        length = sequences.shape[1]
         # The whole (small) item tower once, then a gather: no data-dependent shapes, so no host sync.
-        x = self.item_embeddings()[sequences] * math.sqrt(self.position_embedding.embedding_dim)
-        x = self.dropout(x + self.position_embedding(torch.arange(length, device=sequences.device)))
-        x = self.encoder(x, mask=self.causal_mask[:length, :length], is_causal=True)
-        return self.final_norm(x)
+        vectors = self.item_embeddings()
+        return self.backbone(vectors[sequences] * math.sqrt(vectors.shape[1]))
 
     def auxiliary_loss(self, sequences: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """CALRec's two contrastive alignment losses for a training batch, already weighted; a scalar.
