@@ -121,3 +121,30 @@ def test_calrec_without_item_texts_is_refused(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="calrec needs the item text embeddings"):
         train(data, sparsity, tmp_path, "synthetic", "calrec", 1, config, threads=1)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("finished_epochs", [3, 4])  # killed entering stage 2 (3 stage-1 epochs), or inside it
+def test_calrec_killed_in_its_second_stage_resumes_where_it_stopped(tiny_dataset, tiny_text, tmp_path, monkeypatch,
+                                                                     finished_epochs):
+    from seqrec import train as train_module
+
+    reference, _ = run(tiny_dataset, tiny_text, tmp_path / "reference", "calrec")
+    batches_per_epoch = 4  # 200 users, batch 64
+    calls = {"n": 0}
+    real_step = train_module.Trainer.train_step
+
+    def dying_step(self, batch, timer):
+        calls["n"] += 1
+        if calls["n"] == finished_epochs * batches_per_epoch + 2:
+            raise KeyboardInterrupt("killed")
+        return real_step(self, batch, timer)
+
+    monkeypatch.setattr(train_module.Trainer, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_dataset, tiny_text, tmp_path / "killed", "calrec")
+    saved = torch.load(tmp_path / "killed" / "run" / "checkpoint.pt", weights_only=False)["progress"]
+    assert (saved["epoch"], saved["stage"]) == (finished_epochs, 1 if finished_epochs == 3 else 2)
+    monkeypatch.setattr(train_module.Trainer, "train_step", real_step)
+    resumed, _ = run(tiny_dataset, tiny_text, tmp_path / "killed", "calrec")
+    columns = ["epoch", "stage", "train_loss", "valid_ndcg@10"]
+    pd.testing.assert_frame_equal(resumed[columns], reference[columns])

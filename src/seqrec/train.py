@@ -137,7 +137,8 @@ class Trainer:
         return prefixes, targets.gather(1, last.unsqueeze(1)).squeeze(1), last
 
     def train_step(self, batch: torch.Tensor, weighting_timer: SectionTimer) -> torch.Tensor:
-        """One optimiser step on the sequences `batch`, every position at once; returns the detached loss."""
+        """One optimiser step on the sequences `batch` (every position of a causal model, random prefixes
+        of a non-causal one); returns the detached loss."""
         inputs, targets = self.inputs[batch], self.targets[batch]
         if not self.causal:
             inputs, targets, last = self.random_prefixes(inputs, targets)
