@@ -38,6 +38,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save, atomically (a model file or checkpoint is never half-written)."""
+    import torch  # only the training steps need torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from seqrec import io
+from seqrec import checkpoint, io
 from seqrec.device import SectionTimer, autocast, configure_threads, pick_device
 from seqrec.evaluate import rank_cases
 from seqrec.losses import candidate_log_q, full_softmax_loss, sample_candidates, sampled_softmax_loss
@@ -177,21 +177,6 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _uses_target_domain_stage(trainer: Trainer) -> bool:
     stage = trainer.settings["target_domain_stage"]
     return trainer.method.architecture in stage["architectures"] and stage["epochs"] > 0
@@ -221,28 +206,31 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
     configure_threads(threads)
     seed_everything(seed)
     device = pick_device(config["train"]["device"])
-    run_dir = Path(run_dir)
+    data_dir, sparsity_dir, run_dir = Path(data_dir), Path(sparsity_dir), Path(run_dir)
     item_text = None
     if text_embeddings is not None:
         from seqrec.text import read_item_embeddings
 
         item_text = read_item_embeddings(text_embeddings)
-    trainer = Trainer(io.read_parquet(Path(data_dir) / "interactions.parquet"),
-                      io.read_parquet(Path(data_dir) / "items.parquet"),
-                      io.read_parquet(Path(sparsity_dir) / "domains.parquet"),
+    trainer = Trainer(io.read_parquet(data_dir / "interactions.parquet"),
+                      io.read_parquet(data_dir / "items.parquet"),
+                      io.read_parquet(sparsity_dir / "domains.parquet"),
                       method, dataset, config, device, item_text)
     checkpoint_path = run_dir / "checkpoint.pt"
+    inputs = [data_dir / "interactions.parquet", data_dir / "items.parquet", sparsity_dir / "domains.parquet"]
+    run = checkpoint.describe_run(dataset=dataset, method=method, seed=seed, config=config,
+                                  inputs=inputs + ([text_embeddings] if text_embeddings is not None else []))
     # weights: the per-domain weights after every epoch (epoch 0 = before training).
     progress = {"epoch": 0, "stage": 1, "stage_epoch": 0, "history": [], "best": None, "best_state": None,
                 "stale": 0, "weights": [trainer.weighting.domain_weights().tolist()]}
     resumed_after = 0
-    if checkpoint_path.exists():
-        saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    saved = checkpoint.load(checkpoint_path, run, device)
+    if saved is not None:
         progress = saved["progress"]
         if progress["stage"] == 2:
             trainer.start_target_domain_stage()
         trainer.load_state(saved["trainer"])
-        _set_rng_state(saved["rng"])
+        checkpoint.set_rng_state(saved["rng"])
         resumed_after = progress["epoch"]
         print(f"resuming {run_dir} after epoch {progress['epoch']} from {checkpoint_path}", flush=True)
 
@@ -274,14 +262,12 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
         progress["stage_epoch"] += 1
         print(f"epoch {epoch}: loss {train_loss:.4f}  valid NDCG@10 {row['valid_ndcg@10']:.4f}  "
               f"Recall@10 {row['valid_recall@10']:.4f}  ({row['epoch_seconds']:.1f}s)", flush=True)
-        with io.atomic_path(checkpoint_path) as tmp:
-            torch.save({"trainer": trainer.state(), "rng": _rng_state(), "progress": progress}, tmp)
+        checkpoint.save(checkpoint_path, run, trainer.state(), progress)
 
     history = pd.DataFrame(progress["history"])
-    with io.atomic_path(run_dir / "model.pt") as tmp:
-        torch.save({"architecture": trainer.method.architecture, "model_args": trainer.model_args,
-                    "state_dict": progress["best_state"], "method": method, "dataset": dataset, "seed": seed,
-                    "best_epoch": int(progress["best"]["epoch"])}, tmp)
+    io.save_torch({"architecture": trainer.method.architecture, "model_args": trainer.model_args,
+                   "state_dict": progress["best_state"], "method": method, "dataset": dataset, "seed": seed,
+                   "best_epoch": int(progress["best"]["epoch"])}, run_dir / "model.pt")
     io.write_csv(history, run_dir / "history.csv")
     weights = pd.DataFrame(progress["weights"], columns=trainer.domain_names).rename_axis("epoch")
     io.write_csv(weights.reset_index().melt("epoch", var_name="domain", value_name="weight"),
