@@ -21,27 +21,40 @@ from seqrec.sequences import EvalCases, evaluation_cases
 
 @torch.no_grad()
 def rank_cases(model: torch.nn.Module, cases: EvalCases, batch_size: int, mask_history: bool = True) -> torch.Tensor:
-    """0-based rank of each case's target among all items, on the model's device."""
+    """0-based rank of each case's target among all items, on the model's device, in the cases' order.
+
+    Cases run in order of history length, in batches cut to their longest history (no arithmetic on
+    padding); the ranks are put back in the cases' order.
+    """
     model.eval()
     device = cases.inputs.device
     embeddings = model.item_embeddings().float()
-    ranks = []
-    for start in range(0, len(cases.users), batch_size):
-        end = min(start + batch_size, len(cases.users))
+    order = np.argsort(cases.lengths, kind="stable")
+    order_on_device = torch.as_tensor(order, device=device)
+    if mask_history:
+        # The full histories in the same order: CSR offsets `pointer` into `history`.
+        counts = np.diff(cases.history_ptr)[order]
+        pointer = np.concatenate([[0], np.cumsum(counts)])
+        source = np.repeat(cases.history_ptr[:-1][order] - pointer[:-1], counts) + np.arange(pointer[-1])
+        history = cases.history_items[torch.as_tensor(source, device=device)]
+    ranks = torch.empty(len(order), dtype=torch.long, device=device)
+    for start in range(0, len(order), batch_size):
+        end = min(start + batch_size, len(order))
+        rows = order_on_device[start:end]
+        width = max(1, int(cases.lengths[order[end - 1]]))  # the batch's longest history: the last one
         with autocast(device):
-            hidden = model(cases.inputs[start:end])
-        last = hidden[torch.arange(end - start, device=device), cases.last[start:end]].float()
+            hidden = model(cases.inputs[rows, :width])
+        last = hidden[torch.arange(end - start, device=device), cases.last[rows]].float()
         scores = last @ embeddings.T
-        target = cases.targets[start:end].unsqueeze(1)
+        target = cases.targets[rows].unsqueeze(1)
         target_score = scores.gather(1, target)
         scores[:, 0] = float("-inf")
         if mask_history:
-            lo, hi = cases.history_ptr[start], cases.history_ptr[end]
-            rows = np.repeat(np.arange(end - start), np.diff(cases.history_ptr[start:end + 1]))
-            scores[torch.as_tensor(rows, device=device), cases.history_items[lo:hi]] = float("-inf")
+            batch_rows = np.repeat(np.arange(end - start), counts[start:end])
+            scores[torch.as_tensor(batch_rows, device=device), history[pointer[start]:pointer[end]]] = float("-inf")
             scores.scatter_(1, target, target_score)  # a repeated item stays rankable as a target
-        ranks.append((scores >= target_score).sum(1) - 1)
-    return torch.cat(ranks)
+        ranks[rows] = (scores >= target_score).sum(1) - 1
+    return ranks
 
 
 def per_case_table(cases: EvalCases, ranks: np.ndarray, items: pd.DataFrame, power: pd.DataFrame,

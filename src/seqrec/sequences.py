@@ -3,6 +3,11 @@
 Sequences are right-padded with item 0 and keep the most recent `max_len` items. Training uses every
 position of a sequence at once: inputs s[:-1], targets s[1:]. Evaluation feeds the history before
 the held-out item and ranks all items from the hidden state of the last real position.
+
+No arithmetic on padding: training and evaluation run batches of sequences of similar length, each
+cut to its longest sequence (`tensor[rows, :width]`). Right padding makes the cut exact: a real
+position's hidden state never depends on the padding after it (causal attention and positions
+counted from the left; SIGMA flips each row by its real length), so only trailing padding goes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ import pandas as pd
 import torch
 
 SPLIT_ORDER = {"train": 0, "valid": 1, "test": 2}
+# Training batches are formed inside chunks of this many batches sorted by length: within a chunk
+# of 50 batches of random users, neighbours in length order differ little, while the chunks keep
+# the epoch's order random (sorting the whole epoch would make every epoch's batches the same).
+SORT_CHUNK_BATCHES = 50
 
 
 @dataclass
@@ -22,6 +31,7 @@ class EvalCases:
 
     users: np.ndarray          # [U] user ids
     inputs: torch.Tensor       # [U, L] the last L history items, right-padded
+    lengths: np.ndarray        # [U] real items in each row of `inputs` (on the host: batch widths)
     last: torch.Tensor         # [U] index of the last real position in `inputs`
     targets: torch.Tensor      # [U] the held-out item
     history_ptr: np.ndarray    # [U+1] CSR offsets into history_items (full history, not truncated)
@@ -52,7 +62,8 @@ def _csr(frame: pd.DataFrame, users: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def training_tensors(interactions: pd.DataFrame, max_len: int, device: torch.device | str = "cpu"):
-    """(inputs, targets) [U', max_len] of every user with at least two training items."""
+    """(inputs, targets) [U', max_len] of every user with at least two training items, and the number
+    of real items in each row of inputs (a numpy array on the host)."""
     train = _ordered(interactions, ["train"])
     users = np.sort(train["user"].unique())
     items, offsets, lengths = _csr(train, users)
@@ -61,7 +72,26 @@ def training_tensors(interactions: pd.DataFrame, max_len: int, device: torch.dev
     # Windows of max_len+1 items: position j reads item j and predicts item j+1. The last real
     # item's position predicts padding (target 0), which the losses ignore.
     inputs, targets = np.ascontiguousarray(seq[:, :-1]), np.ascontiguousarray(seq[:, 1:])
-    return torch.as_tensor(inputs, device=device), torch.as_tensor(targets, device=device)
+    return (torch.as_tensor(inputs, device=device), torch.as_tensor(targets, device=device),
+            np.minimum(lengths[keep], max_len))
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int,
+                           chunk_batches: int = SORT_CHUNK_BATCHES) -> list[np.ndarray]:
+    """Every row index once, in batches of rows of similar length, in a random order (torch's RNG).
+
+    Sorted-then-shuffled: a random permutation is cut into chunks of `chunk_batches` batches, each
+    chunk is sorted by length (stable) and split into batches, and the order of the batches is
+    shuffled. As before, all batches have `batch_size` rows except one, the remainder.
+    """
+    order = torch.randperm(len(lengths)).numpy()
+    chunk = batch_size * chunk_batches
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start:start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(np.split(part, np.arange(batch_size, len(part), batch_size)))
+    return [batches[i] for i in torch.randperm(len(batches)).tolist()]
 
 
 def evaluation_cases(interactions: pd.DataFrame, split: str, max_len: int,
@@ -74,10 +104,12 @@ def evaluation_cases(interactions: pd.DataFrame, split: str, max_len: int,
     history = history[history["user"].isin(users)]
     items, offsets, lengths = _csr(history, users)
     inputs = _right_padded(items, offsets, lengths, max_len)
+    kept = np.minimum(lengths, max_len)
     return EvalCases(
         users=users,
         inputs=torch.as_tensor(inputs, device=device),
-        last=torch.as_tensor(np.clip(np.minimum(lengths, max_len) - 1, 0, None), device=device),
+        lengths=kept,
+        last=torch.as_tensor(np.clip(kept - 1, 0, None), device=device),
         targets=torch.tensor(held_out["item"].to_numpy(np.int64), device=device),
         history_ptr=offsets,
         history_items=torch.as_tensor(items, device=device),

@@ -32,7 +32,7 @@ from seqrec.losses import candidate_log_q, full_softmax_loss, sample_candidates,
 from seqrec.methods import get_method
 from seqrec.metrics import ndcg_at_k, recall_at_k
 from seqrec.models import architecture_class
-from seqrec.sequences import evaluation_cases, item_train_counts, training_tensors
+from seqrec.sequences import evaluation_cases, item_train_counts, length_grouped_batches, training_tensors
 from seqrec.weighting import ItemDomains, build_weighting
 
 SHARED_MODEL_ARGS = ("max_len", "d_model", "n_layers", "n_heads", "dropout")
@@ -83,7 +83,7 @@ class Trainer:
         self.domain_names = domains["domain"].tolist()
         self.target_domain_items = self._target_domain_items(items, domains, n_items)
         self.stage_weights = None  # per-item loss multipliers of the target-domain stage, once it starts
-        self.inputs, self.targets = training_tensors(interactions, self.settings["max_len"], device)
+        self.inputs, self.targets, self.lengths = training_tensors(interactions, self.settings["max_len"], device)
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
         self.eval_batch_size = config["evaluate"]["batch_size"]
@@ -111,13 +111,21 @@ class Trainer:
         return sampled_softmax_loss(hidden, targets, embeddings, candidates, log_q[: len(candidates)],
                                     log_q[len(candidates):], weights)
 
+    def epoch_batches(self) -> list[tuple[torch.Tensor, int]]:
+        """One epoch's batches of users of similar length, in random order (seqrec.sequences.
+        length_grouped_batches): each batch's rows, on the device, and its width, the length of its
+        longest sequence, to which train_step cuts it."""
+        plan = length_grouped_batches(self.lengths, self.settings["batch_size"])
+        # One copy to the device per epoch; the widths come from the host's lengths, without a sync.
+        rows = torch.as_tensor(np.concatenate(plan), device=self.device).split([len(b) for b in plan])
+        return [(batch_rows, int(self.lengths[b].max())) for batch_rows, b in zip(rows, plan)]
+
     def train_epoch(self, epoch: int, weighting_timer: SectionTimer) -> float:
         """One pass over the users in random order; returns the mean batch loss (NaN for a fitted model)."""
         if self.fitted:
             return float("nan")
         self.model.train()
-        order = torch.randperm(len(self.inputs), device=self.device)
-        batches = order.split(self.settings["batch_size"])
+        batches = self.epoch_batches()
         total = torch.zeros((), device=self.device)
         for batch in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=5):
             total += self.train_step(batch, weighting_timer)
@@ -127,6 +135,9 @@ class Trainer:
         """For a non-causal model: `train.prefixes_per_sequence` random prefixes of each sequence.
 
         Returns the prefixes (right-padded), each one's target and the index of its last position.
+        The prefixes keep the width of `inputs`, the batch's longest sequence: in a batch of similar
+        lengths the longest of its prefixes is almost always within a few positions of it, and
+        cutting to it would need the prefix lengths on the host (a sync every step).
         """
         repeats = self.settings["prefixes_per_sequence"]
         inputs, targets = inputs.repeat(repeats, 1), targets.repeat(repeats, 1)
@@ -136,10 +147,11 @@ class Trainer:
         prefixes = inputs * (positions <= last.unsqueeze(1))
         return prefixes, targets.gather(1, last.unsqueeze(1)).squeeze(1), last
 
-    def train_step(self, batch: torch.Tensor, weighting_timer: SectionTimer) -> torch.Tensor:
-        """One optimiser step on the sequences `batch` (every position of a causal model, random prefixes
-        of a non-causal one); returns the detached loss."""
-        inputs, targets = self.inputs[batch], self.targets[batch]
+    def train_step(self, batch: tuple[torch.Tensor, int], weighting_timer: SectionTimer) -> torch.Tensor:
+        """One optimiser step on a batch (rows, width) of epoch_batches, cut to its width (every position
+        of a causal model, random prefixes of a non-causal one); returns the detached loss."""
+        rows, width = batch
+        inputs, targets = self.inputs[rows, :width], self.targets[rows, :width]
         if not self.causal:
             inputs, targets, last = self.random_prefixes(inputs, targets)
         with autocast(self.device):
