@@ -9,7 +9,8 @@ import torch
 from seqrec import train as train_module
 from seqrec.evaluate import evaluate
 from seqrec.models import load_model
-from seqrec.train import train
+from seqrec.device import SectionTimer
+from seqrec.train import Trainer, train
 
 
 def run(tiny_dataset, out, method="dynamic", seed=1):
@@ -86,3 +87,51 @@ def test_truncated_model_file_gives_clear_error(tiny_dataset, tmp_path):
     path.write_bytes(b"\x80\x02 not a model")
     with pytest.raises(Exception, match="model.pt: not a readable model file"):
         load_model(path)
+
+
+def trainer_for(tiny_dataset, method, **train_settings):
+    config, data, sparsity = tiny_dataset
+    config = {**config, "train": {**config["train"], **train_settings}}
+    items = pd.read_parquet(data / "items.parquet")
+    # CALRec's item tower reads text vectors; random unit vectors stand in for the encoder's.
+    item_text = (torch.nn.functional.normalize(torch.randn(int(items["item"].max()) + 1, 8), dim=-1)
+                 if method == "calrec" else None)
+    return Trainer(pd.read_parquet(data / "interactions.parquet"), items, pd.read_parquet(sparsity / "domains.parquet"),
+                   method, "synthetic", config, torch.device("cpu"), item_text)
+
+
+@pytest.mark.parametrize("method", ["generic", "sigma", "calrec", "sparseennet"])
+def test_each_training_batch_is_cut_to_its_longest_sequence(tiny_dataset, method, monkeypatch):
+    torch.manual_seed(0)
+    trainer = trainer_for(tiny_dataset, method)
+    planned, seen = [], []
+    plan_epoch = trainer.epoch_batches
+
+    def recorded_batches():
+        planned.extend(plan_epoch())
+        return planned
+
+    monkeypatch.setattr(trainer, "epoch_batches", recorded_batches)
+    trainer.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[1]))
+    trainer.train_epoch(1, SectionTimer(trainer.device))
+    rows = torch.cat([batch_rows for batch_rows, _ in planned])
+    assert sorted(rows.tolist()) == list(range(len(trainer.inputs)))  # every user once an epoch
+    lengths = trainer.inputs.ne(0).sum(1)
+    assert [int(lengths[batch_rows].max()) for batch_rows, _ in planned] == [width for _, width in planned]
+    assert seen == [width for _, width in planned]  # the model ran on the cut batches (SIGMA's prefixes too)
+    assert min(seen) < trainer.settings["max_len"]
+
+
+def test_a_cut_batch_has_the_loss_of_the_padded_batch(tiny_dataset):
+    torch.manual_seed(0)
+    trainer = trainer_for(tiny_dataset, "dynamic", loss="full_softmax")
+    trainer.model.eval()  # no dropout, so that the two forward passes compare
+    rows, width = min(trainer.epoch_batches(), key=lambda batch: batch[1])
+    assert width < trainer.settings["max_len"]
+
+    def loss(width):
+        targets = trainer.targets[rows, :width].flatten()
+        hidden = trainer.model(trainer.inputs[rows, :width]).flatten(0, 1)
+        return trainer.loss(hidden, targets, trainer.weighting.item_weights[targets])
+
+    torch.testing.assert_close(loss(width), loss(trainer.settings["max_len"]))
