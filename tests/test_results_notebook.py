@@ -45,3 +45,17 @@ def test_results_notebook_runs_on_fake_results(tmp_path, run_notebook):
     for suffix in ("png", "pdf"):
         figure = results / "figures" / f"synthetic_lift_vs_share.{suffix}"
         assert figure.exists() and figure.stat().st_size > 1000
+
+
+def test_results_notebook_shows_an_unbounded_interval(tmp_path, run_notebook):
+    results = tmp_path / "results"
+    fake_results(results, "synthetic")
+    lift_csv = results / "tables" / "synthetic" / "lift.csv"
+    lifts = pd.read_csv(lift_csv, keep_default_na=False, na_values=[""])
+    # As the bootstrap writes it when generic scores 0 in some resample of the domain's users.
+    row = (lifts["method"] == "dynamic") & (lifts["domain"] == "Film-Noir") & (lifts["metric"] == "ndcg") & (lifts["k"] == 10)
+    lifts.loc[row, ["lift", "ci_low", "ci_high"]] = [0.12, -0.05, np.inf]
+    lifts.to_csv(lift_csv, index=False)
+    outputs = run_notebook("results", {"results_dir": str(results)})
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "+12.0% [−5.0, +∞)" in html

@@ -7,7 +7,9 @@ for readers, the markdown text `VERDICT_RULES` that the claims notebook shows).
 
 Every claim is judged per dataset. The paper reports its domain claims on MovieLens' Film-Noir
 genre; on a dataset without a Film-Noir domain the claim is judged on that dataset's sparsest
-domain (`claim_domain`).
+domain with enough test cases (`claim_domain`). A number with too little evidence behind it (too
+few test cases or seeds, an unbounded or zero-width interval: `evidence_gap`) gets no verdict but
+"inconclusive", with the reason.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from seqrec.datasets.base import OTHER_DOMAIN
+
 REPRODUCED = "reproduced"
 PARTLY = "partly"
 NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"
 NOT_MEASURED = "not measured in this run"
-VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_MEASURED)
+VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURED)
 # Strength of a measured verdict: a claim judged on several numbers gets the weakest of them.
 _STRENGTH = {NOT_REPRODUCED: 0, PARTLY: 1, REPRODUCED: 2}
 
@@ -35,7 +40,10 @@ REFERENCE = "generic"  # the model the paper's lifts are measured against
 METHOD = "dynamic"  # the paper's method
 PAPER_DOMAIN = "Film-Noir"  # the sparse MovieLens genre of the paper's headline numbers
 PAPER_K = 10  # the cut-off of the paper's headline numbers
-MIN_TEST_CASES = 1  # a domain needs this many test cases to be the claim domain of a dataset
+# The evidence a verdict needs (docs/claims.md). At a Recall@10 near 0.1, the bootstrap CI of a lift
+# is mostly unbounded with a dozen test cases and still about +-150% wide with 100.
+MIN_TEST_CASES = 100  # test cases where a number is measured (a domain, the sparse-domain cases)
+MIN_SEEDS = 2  # training seeds behind a number: one seed cannot tell the method from its seed
 # A lift whose point estimate lies within +-NEGLIGIBLE_LIFT of 0 is a null result, not a gain.
 NEGLIGIBLE_LIFT = 0.01
 # A dense domain is "maintained" if its lift is not significantly below 0 and its point estimate is
@@ -79,19 +87,29 @@ CLAIMS = [
 ]
 
 VERDICT_RULES = f"""\
-Each claim gets one of four verdicts, computed from this run's numbers by `src/seqrec/claims.py`:
+Each claim gets one of five verdicts, computed from this run's numbers by `src/seqrec/claims.py`:
 
+* **Enough evidence.** A number gets a verdict only if it was measured
+  on at least {MIN_TEST_CASES} test cases (those of the claim domain, or the sparse-domain cases
+  for the baselines), from at least {MIN_SEEDS} training seeds, with a finite interval of non-zero
+  width: an unbounded interval (the reference scored 0 in some bootstrap resample) "contains" every value,
+  and a zero-width one comes from a handful of identical cases. Otherwise the verdict is
+  *{INCONCLUSIVE}*, and the basis says which of these is missing. The overhead (d) is a range over
+  runs, not a sample of test cases: it needs the {MIN_SEEDS} seeds only.
 * **Which domain.** The paper's domain numbers are MovieLens' *{PAPER_DOMAIN}* genre. A dataset
   with a {PAPER_DOMAIN} domain is judged on it; any other dataset on its *sparsest domain*: the
-  smallest share of the training interactions among the domains with at least {MIN_TEST_CASES}
-  test case(s) (ties by name).
+  smallest share of the training interactions among the sparse domains with at least
+  {MIN_TEST_CASES} test cases (ties by name), or, if none has that many, among all domains with a
+  test case (then mostly with too few of them for a verdict). The catch-all *{OTHER_DOMAIN}* (items without a genre or
+  category) is never a claim domain, nor one of the dense domains of (c).
 * **Lift claims (a, b)**: the relative change of dynamic over generic in the claim domain, with
   the bootstrap confidence interval (CI) of the aggregate step. *{REPRODUCED}*: the CI excludes 0
   on the paper's side and contains the paper's value. *{PARTLY}*: the point estimate has the
   paper's sign, but the CI excludes the paper's magnitude (larger or smaller) or also contains 0
-  (a gain on the point estimate only), or the lift is infinite (generic never hit). *{NOT_REPRODUCED}*:
-  the point estimate has the other sign or is null (within ±{100 * NEGLIGIBLE_LIFT:g}%).
-* **Dense domains maintained (c)**: every non-sparse domain with a defined lift, Recall and NDCG.
+  (a gain on the point estimate only). *{NOT_REPRODUCED}*: the point estimate has the other sign or
+  is null (within ±{100 * NEGLIGIBLE_LIFT:g}%).
+* **Dense domains maintained (c)**: every non-sparse domain with a defined lift and enough
+  evidence, Recall and NDCG.
   *{REPRODUCED}*: no dense domain is significantly worse (every CI reaches 0 or above) and no
   point estimate is below −{100 * DENSE_TOLERANCE:g}%. *{NOT_REPRODUCED}*: some dense domain's
   whole CI lies below −{100 * DENSE_TOLERANCE:g}%. *{PARTLY}*: anything between (a significant
@@ -107,9 +125,10 @@ Each claim gets one of four verdicts, computed from this run's numbers by `src/s
   *{REPRODUCED}*: the CI lies above 0. *{PARTLY}*: the point estimate exceeds
   +{100 * NEGLIGIBLE_LIFT:g}% but the CI contains 0. *{NOT_REPRODUCED}*: it does not. The lift over
   all test cases is given for comparison ("especially on sparse domains").
-* A claim judged on several numbers (two metrics, several domains) takes the **weakest** of their
-  verdicts. *{NOT_MEASURED}*: the inputs are absent (a method not run, a file missing) or the
-  lift is undefined (both models score 0 in the domain).
+* A claim judged on several numbers (two metrics, several domains) takes the **weakest** of the
+  verdicts of the numbers with enough evidence; it is *{INCONCLUSIVE}* if none has enough.
+  *{NOT_MEASURED}*: the inputs are absent (a method not run, a file missing) or the lift is
+  undefined (both models score 0 in the domain).
 """
 
 
@@ -201,29 +220,69 @@ def below_verdict(value: float | None, low: float | None, high: float | None, bo
 
 
 def weakest(verdicts: Iterable[str]) -> str:
-    """The weakest measured verdict (not reproduced < partly < reproduced); not measured if none is."""
-    measured = [v for v in verdicts if v != NOT_MEASURED]
-    if not measured:
-        return NOT_MEASURED
-    return min(measured, key=_STRENGTH.__getitem__)
+    """The weakest verdict (not reproduced < partly < reproduced) of the numbers with enough
+    evidence; if there is none: inconclusive if some number was, else not measured."""
+    verdicts = list(verdicts)
+    judged = [v for v in verdicts if v in _STRENGTH]
+    if judged:
+        return min(judged, key=_STRENGTH.__getitem__)
+    return INCONCLUSIVE if INCONCLUSIVE in verdicts else NOT_MEASURED
+
+
+def evidence_gap(n_seeds: int, n_cases: int | None = None, where: str = "",
+                 interval: tuple[float | None, float | None] | None = None) -> str:
+    """Why a number has too little evidence for a verdict, in words; "" if it has enough.
+
+    Enough evidence: at least MIN_SEEDS seeds; at least MIN_TEST_CASES test cases `where` it is
+    measured (n_cases None: not a count of test cases); and, when `interval` (low, high) is given,
+    a finite interval of non-zero width.
+    """
+    reasons = []
+    if n_cases is not None and n_cases < MIN_TEST_CASES:
+        reasons.append(f"{n_cases} test cases in {where} (< {MIN_TEST_CASES})")
+    if n_seeds < MIN_SEEDS:
+        reasons.append(f"{n_seeds} seed{'' if n_seeds == 1 else 's'} (< {MIN_SEEDS})")
+    if interval is not None:
+        low, high = _nan(interval[0]), _nan(interval[1])
+        text = format_interval(low, high, unit="%")
+        if math.isnan(low) or math.isnan(high):
+            reasons.append("no interval")
+        elif not (math.isfinite(low) and math.isfinite(high)):
+            reasons.append(f"interval {text} is unbounded")
+        elif low == high:
+            reasons.append(f"interval {text} has zero width")
+    return "; ".join(reasons)
+
+
+def _judged(verdict: str, gap: str) -> str:
+    """A measured verdict, or inconclusive where the evidence has a gap."""
+    return INCONCLUSIVE if gap and verdict != NOT_MEASURED else verdict
+
+
+def _inconclusive_basis(gap: str, why: str) -> str:
+    return f"{INCONCLUSIVE}: {gap}. {why}"
 
 
 def claim_domain(domains: pd.DataFrame, test_cases: Mapping[str, int] | pd.Series) -> str | None:
     """The domain a dataset's domain claims are judged on, or None if no domain qualifies.
 
     PAPER_DOMAIN (Film-Noir) if the dataset has it; otherwise the domain with the smallest
-    training `share` (domains.parquet) among those with at least MIN_TEST_CASES test cases, ties
-    by name. `test_cases` maps a domain to its number of test cases.
+    training `share` among the sparse ones (`is_sparse`, domains.parquet) with at least
+    MIN_TEST_CASES test cases, or, if none has that many, among all domains with a test case;
+    ties by name. OTHER_DOMAIN never qualifies. `test_cases` maps a domain to its test cases.
     """
     names = domains["domain"].astype(str)
     if (names == PAPER_DOMAIN).any():
         return PAPER_DOMAIN
     counts = pd.Series(test_cases, dtype="float64") if not isinstance(test_cases, pd.Series) else test_cases
-    cases = names.map(counts).fillna(0)
-    eligible = domains.assign(domain=names).loc[cases.to_numpy() >= MIN_TEST_CASES]
-    if eligible.empty:
+    cases = names.map(counts).fillna(0).to_numpy()
+    preferred = (cases >= MIN_TEST_CASES) & domains["is_sparse"].astype(bool).to_numpy()
+    candidates = pd.DataFrame({"domain": names.to_numpy(), "share": domains["share"].to_numpy(),
+                               "fallback": ~preferred})
+    candidates = candidates.loc[(cases > 0) & (names.to_numpy() != OTHER_DOMAIN)]
+    if candidates.empty:
         return None
-    return str(eligible.sort_values(["share", "domain"]).iloc[0]["domain"])
+    return str(candidates.sort_values(["fallback", "share", "domain"]).iloc[0]["domain"])
 
 
 def domain_test_cases(interactions: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
@@ -247,10 +306,26 @@ def _percent(value: float, signed: bool = True, plain: bool = False) -> str:
     return text if plain else text.replace("-", "−")
 
 
+def format_interval(low: float, high: float, plain: bool = False, unit: str = "") -> str:
+    """A lift's interval in percent, an unbounded end open: "[−5.0, +∞)"; "" if it is unknown.
+
+    plain: ASCII only (for LaTeX), "[-5.0, +inf)"; `unit` follows each finite bound ("%").
+    """
+    low, high = _nan(low), _nan(high)
+    if math.isnan(low) or math.isnan(high):
+        return ""
+
+    def bound(value: float) -> str:
+        return _percent(value, True, plain) + (unit if math.isfinite(value) else "")
+
+    return (f"{'(' if math.isinf(low) else '['}{bound(low)}, {bound(high)}"
+            f"{')' if math.isinf(high) else ']'}")
+
+
 def format_measured(row: Mapping, plain: bool = False) -> str:
     """The measured value of a claims-table row as text: a lift with its CI, or a share with its range.
 
-    plain: ASCII only (for LaTeX), e.g. "+12.3% [-5.0, +30.1]".
+    plain: ASCII only (for LaTeX), e.g. "+12.3% [-5.0, +30.1]" or "+12.3% [-5.0, +inf)".
     """
     value = row.get("measured")
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -261,10 +336,8 @@ def format_measured(row: Mapping, plain: bool = False) -> str:
         if not (math.isnan(low) or math.isnan(high)):
             text += f" (runs: {_percent(low, False, plain)}-{_percent(high, False, plain)}%)"
         return text
-    text = f"{_percent(value, True, plain)}%"
-    if not (math.isnan(low) or math.isnan(high)):
-        text += f" [{_percent(low, True, plain)}, {_percent(high, True, plain)}]"
-    return text
+    interval = format_interval(low, high, plain)
+    return f"{_percent(value, True, plain)}%" + (f" {interval}" if interval else "")
 
 
 # Building the table from a results folder.
@@ -299,7 +372,7 @@ def _metric_label(metric: str, k: int) -> str:
 
 
 def _ci_text(low: float, high: float) -> str:
-    return f"[{_percent(low)}%, {_percent(high)}%]"
+    return format_interval(low, high, unit="%") or "(no CI)"
 
 
 class _Dataset:
@@ -380,7 +453,7 @@ def _lift_claim(claim: Claim, data: _Dataset, k: int, methods: list[str] | None)
         return _not_measured(claim, data.name, f"{METHOD} is not among the methods shown", metric=metric)
     domain = claim_domain(data.domains, data.domain_cases())
     if domain is None:
-        return _not_measured(claim, data.name, "no domain has a test case", metric=metric)
+        return _not_measured(claim, data.name, f"no domain but {OTHER_DOMAIN} has a test case", metric=metric)
     lifts = data.lifts
     rows = lifts.loc[(lifts["method"] == METHOD) & (lifts["reference"] == REFERENCE)
                      & (lifts["scope"] == "domain") & (lifts["domain"] == domain)
@@ -390,7 +463,9 @@ def _lift_claim(claim: Claim, data: _Dataset, k: int, methods: list[str] | None)
         return _not_measured(claim, data.name, f"no {METHOD} row for {domain} {metric} in {source}",
                              domain=domain, metric=metric, source=source)
     r = rows.iloc[0]
-    verdict = lift_verdict(r["lift"], r["ci_low"], r["ci_high"], claim.paper_value)
+    n_seeds = data.n_seeds(METHOD) or 0
+    gap = evidence_gap(n_seeds, int(r["n_cases"]), domain, (r["ci_low"], r["ci_high"]))
+    verdict = _judged(lift_verdict(r["lift"], r["ci_low"], r["ci_high"], claim.paper_value), gap)
     how = "" if domain == PAPER_DOMAIN else "the dataset's sparsest domain; "
     if verdict == NOT_MEASURED:
         why = (f"lift undefined: both models score 0 on the {int(r['n_cases'])} test cases of {domain}")
@@ -398,6 +473,8 @@ def _lift_claim(claim: Claim, data: _Dataset, k: int, methods: list[str] | None)
         ci = _ci_text(r["ci_low"], r["ci_high"])
         why = f"{how}{metric} {r['reference_value']:.4f} → {r['value']:.4f}, {100 * r['confidence']:g}% CI {ci}"
         why += f", p={r['p_value']:.3g}"
+        if verdict == INCONCLUSIVE:
+            why = _inconclusive_basis(gap, why)
     return _row(claim, data.name, domain=domain, metric=metric, measured=r["lift"], low=r["ci_low"],
                 high=r["ci_high"], interval=f"{100 * r['confidence']:g}% bootstrap CI over users",
                 n_cases=int(r["n_cases"]), seeds=data.seeds_text(METHOD), source=source,
@@ -412,7 +489,7 @@ def _maintained_claim(claim: Claim, data: _Dataset, k: int, methods: list[str] |
         return _not_measured(claim, data.name, f"missing {', '.join(missing)}")
     if methods is not None and METHOD not in methods:
         return _not_measured(claim, data.name, f"{METHOD} is not among the methods shown")
-    dense = set(data.domains.loc[~data.domains["is_sparse"].astype(bool), "domain"])
+    dense = set(data.domains.loc[~data.domains["is_sparse"].astype(bool), "domain"]) - {OTHER_DOMAIN}
     lifts = data.lifts
     rows = lifts.loc[(lifts["method"] == METHOD) & (lifts["reference"] == REFERENCE)
                      & (lifts["scope"] == "domain") & lifts["domain"].isin(dense) & (lifts["k"] == k)
@@ -420,19 +497,34 @@ def _maintained_claim(claim: Claim, data: _Dataset, k: int, methods: list[str] |
     source = data.rel(data.tables / "lift.csv")
     if rows.empty:
         return _not_measured(claim, data.name, f"no {METHOD} rows of dense domains in {source}", source=source)
-    rows["verdict"] = [maintained_verdict(r.lift, r.ci_low, r.ci_high) for r in rows.itertuples()]
+    n_seeds = data.n_seeds(METHOD) or 0
+    rows["gap"] = [evidence_gap(n_seeds, int(r.n_cases), r.domain, (r.ci_low, r.ci_high)) for r in rows.itertuples()]
+    rows["verdict"] = [_judged(maintained_verdict(r.lift, r.ci_low, r.ci_high), r.gap) for r in rows.itertuples()]
     verdict = weakest(rows["verdict"])
-    judged = rows.loc[rows["verdict"] != NOT_MEASURED]
-    if judged.empty:
+    judged = rows.loc[rows["verdict"].isin(list(_STRENGTH))]
+    if verdict == NOT_MEASURED:
         return _not_measured(claim, data.name, "every dense domain's lift is undefined (generic scores 0)",
                              source=source)
+    if verdict == INCONCLUSIVE:
+        thin = rows.loc[rows["verdict"] == INCONCLUSIVE].sort_values(["n_cases", "domain", "metric"]).iloc[0]
+        why = (f"no dense domain has enough evidence; e.g. {thin['domain']} "
+               f"{_metric_label(thin['metric'], k)} {_percent(thin['lift'])}% {_ci_text(thin['ci_low'], thin['ci_high'])}")
+        return _row(claim, data.name, domain=thin["domain"], metric=_metric_label(thin["metric"], k),
+                    measured=thin["lift"], low=thin["ci_low"], high=thin["ci_high"],
+                    interval=f"{100 * thin['confidence']:g}% bootstrap CI over users",
+                    n_cases=int(thin["n_cases"]), seeds=data.seeds_text(METHOD), source=source,
+                    verdict=verdict, basis=_inconclusive_basis(thin["gap"], why))
     judged = judged.assign(strength=judged["verdict"].map(_STRENGTH))
     decider = judged.sort_values(["strength", "ci_high", "lift", "domain", "metric"]).iloc[0]
     worse = int((judged["ci_high"] < 0).sum())
     below = int((judged["lift"] < -DENSE_TOLERANCE).sum())
-    undefined = len(rows) - len(judged)
+    undefined = int((rows["verdict"] == NOT_MEASURED).sum())
+    thin = int((rows["verdict"] == INCONCLUSIVE).sum())
+    skipped = [f"{undefined} undefined lift{'' if undefined == 1 else 's'}"] if undefined else []
+    if thin:
+        skipped.append(f"{thin} lift{'' if thin == 1 else 's'} with thin evidence")
     why = (f"{judged['domain'].nunique()} dense domains × Recall/NDCG judged"
-           + (f" ({undefined} undefined lifts skipped)" if undefined else "")
+           + (f" ({' and '.join(skipped)} skipped)" if skipped else "")
            + f"; {worse} significantly worse (CI below 0), {below} below −{100 * DENSE_TOLERANCE:g}% on the "
            f"point estimate; shown: the deciding one, {decider['domain']} {_metric_label(decider['metric'], k)} "
            f"{_ci_text(decider['ci_low'], decider['ci_high'])}")
@@ -456,9 +548,13 @@ def _overhead_claim(claim: Claim, data: _Dataset, seeds, methods: list[str] | No
     if generic:
         base = np.mean([json.loads(p.read_text())["weighting_share_of_training"] for p in generic.values()])
         why += f"; the same timer in the generic runs (constant weights): {100 * base:.2f}%"
+    gap = evidence_gap(len(shares))
+    verdict = _judged(below_verdict(mean, low, high, claim.paper_value), gap)
+    if verdict == INCONCLUSIVE:
+        why = _inconclusive_basis(gap, why)
     return _row(claim, data.name, measured=mean, low=low, high=high,
                 interval=f"range over {len(shares)} run(s)", seeds=_seeds_text(files), source=source,
-                verdict=below_verdict(mean, low, high, claim.paper_value), basis=why)
+                verdict=verdict, basis=why)
 
 
 def _pooled_lifts(runs: pd.DataFrame, users: np.ndarray | None, k: int, reference: str,
@@ -507,7 +603,10 @@ def _baseline_claim(claim: Claim, data: _Dataset, k: int, seeds, methods: list[s
     focus = _pooled_lifts(runs, pooled_users if len(pooled_users) else None, k, claim.baseline,
                           n_bootstrap, confidence, bootstrap_seed)
     overall = _pooled_lifts(runs, None, k, claim.baseline, n_bootstrap, confidence, bootstrap_seed)
-    verdicts = {m: improvement_verdict(r.lift, r.ci_low, r.ci_high) for m, r in focus.iterrows()}
+    measured_on = "sparse domains" if len(pooled_users) else "all test cases"
+    gaps = {m: evidence_gap(len(common), int(r.n_cases), measured_on, (r.ci_low, r.ci_high))
+            for m, r in focus.iterrows()}
+    verdicts = {m: _judged(improvement_verdict(r.lift, r.ci_low, r.ci_high), gaps[m]) for m, r in focus.iterrows()}
     verdict = weakest(verdicts.values())
     judged = focus.assign(strength=[_STRENGTH.get(verdicts[m], 3) for m in focus.index])
     decider_metric = judged.sort_values(["strength", "ci_low"]).index[0]
@@ -515,6 +614,8 @@ def _baseline_claim(claim: Claim, data: _Dataset, k: int, seeds, methods: list[s
     parts = [f"{_metric_label(m, k)} {_percent(r.lift)}% {_ci_text(r.ci_low, r.ci_high)}" for m, r in focus.iterrows()]
     alls = [f"{_metric_label(m, k)} {_percent(r.lift)}%" for m, r in overall.iterrows()]
     why = f"{where} ({int(d['n_cases'])}): {'; '.join(parts)}. All test cases: {'; '.join(alls)}"
+    if verdict == INCONCLUSIVE:
+        why = _inconclusive_basis(gaps[decider_metric], why)
     return _row(claim, data.name, domain="sparse domains" if len(pooled_users) else "all",
                 metric=_metric_label(decider_metric, k), measured=d["lift"], low=d["ci_low"], high=d["ci_high"],
                 interval=f"{100 * confidence:g}% bootstrap CI over users", n_cases=int(d["n_cases"]),
