@@ -2,7 +2,11 @@
 # datasets -> domain sparsity -> training of every method and seed -> per-domain evaluation ->
 # tables -> rendered notebooks. See README.md and ../shared/DESIGN.md.
 
-configfile: "config/config.yaml"
+# Each config file stands alone on the schema's defaults: config/config.yaml is the config only
+# when no --configfile is given (Snakemake would layer a given file on top of it otherwise).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

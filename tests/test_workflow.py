@@ -10,15 +10,17 @@ import nbformat
 import pandas as pd
 import pytest
 
+from seqrec.config import load_schema
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 NOTEBOOKS = [p.stem for p in (ROOT / "notebooks").glob("*.ipynb")]
 
 
-def snakemake(workdir, *args, check=True):
+def snakemake(workdir, *args, check=True, configfile=TINY):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY), *args]
+               *(["--configfile", str(configfile)] if configfile else []), *args]
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -107,3 +109,32 @@ def test_bad_config_stops_the_run_with_a_clear_message(tmp_path, override, messa
     result = snakemake(tmp_path, "-n", "--config", override, check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def test_the_readme_seeds_override_is_accepted(tmp_path):
+    result = snakemake(tmp_path, "-n", "--config", "seeds=[1]")
+    assert planned_jobs(result.stdout)["train"] == 8  # tiny.yaml's 8 methods, one seed
+
+
+@pytest.fixture
+def workdir_with_default_config(tmp_path):
+    """A working directory holding config/config.yaml, as the repository does."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((ROOT / "config" / "config.yaml").read_text())
+    return tmp_path
+
+
+def test_a_given_config_file_is_not_layered_on_the_default(workdir_with_default_config):
+    mine = workdir_with_default_config / "mine.yaml"
+    mine.write_text("methods: [generic]\nseeds: [5]\nablations: {seeds: [5]}\ntrain:\n  lr: 1e-3\n")  # YAML 1.1 reads 1e-3 as a string
+    result = snakemake(workdir_with_default_config, "-n", "-p", configfile=mine)
+    jobs = planned_jobs(result.stdout)
+    variants = load_schema()["properties"]["ablations"]["properties"]["variants"]["default"]
+    # config/config.yaml's two seeds, seven methods and three ablation variants are not used
+    assert jobs["train"] == 1 and jobs["train_ablation"] == len(variants)
+    assert '"lr": 0.001' in result.stdout and '"max_epochs": 30' in result.stdout  # mine.yaml + schema defaults
+
+
+def test_without_a_config_file_the_default_config_is_used(workdir_with_default_config):
+    jobs = planned_jobs(snakemake(workdir_with_default_config, "-n", configfile=None).stdout)
+    assert jobs["train"] == 7 * 2 and jobs["train_ablation"] == 3

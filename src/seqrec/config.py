@@ -7,7 +7,9 @@ config fails the same way everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import math
 from pathlib import Path
 
 import jsonschema
@@ -33,20 +35,45 @@ def _fill_defaults(config: dict, schema: dict) -> None:
             _fill_defaults(config[key], sub)
 
 
-def _coerce(config: dict, schema: dict) -> None:
-    """Parse strings where the schema wants a number, boolean or list.
+def _types(schema: dict) -> set[str]:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
 
-    `snakemake --config section='{"key": 5}'` hands nested values over as strings ("5").
+
+def _parse(value: str, schema: dict):
+    """`value` read as the schema's type, or unchanged when it is not one (validation then says so)."""
+    types = _types(schema)
+    if "integer" in types:
+        with contextlib.suppress(ValueError):
+            return int(value)
+    if "number" in types:
+        # float() because YAML 1.1 reads 1e-3 (no dot) as a string
+        with contextlib.suppress(ValueError):
+            number = float(value)
+            if math.isfinite(number):
+                return number
+    if types & {"boolean", "array", "object", "null"}:
+        with contextlib.suppress(yaml.YAMLError):
+            return yaml.safe_load(value)
+    return value
+
+
+def _coerce(value, schema: dict):
+    """`value` with strings parsed where the schema wants a number, boolean, list or mapping.
+
+    `snakemake --config seeds=[1]` hands over ["1"], `--config train='{"lr": 1e-3}'` {"lr": "1e-3"},
+    and YAML 1.1 reads `lr: 1e-3` in a config file as the string "1e-3".
     """
-    for key, sub in schema.get("properties", {}).items():
-        value = config.get(key)
-        if isinstance(value, dict) and sub.get("type") == "object":
-            _coerce(value, sub)
-        elif isinstance(value, str) and sub.get("type") in ("integer", "number", "boolean", "array"):
-            try:
-                config[key] = yaml.safe_load(value)
-            except yaml.YAMLError:
-                pass  # left as it is: validation names the key and the expected type
+    if isinstance(value, str):
+        value = _parse(value, schema)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {key: _coerce(item, properties.get(key, extra if isinstance(extra, dict) else {}))
+                for key, item in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_coerce(item, schema["items"]) for item in value]
+    return value
 
 
 def _describe(error: jsonschema.ValidationError, source: str) -> str:
@@ -64,9 +91,8 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
 
 def validate_config(config: dict | None, source: str = "config") -> dict:
     """Return a validated copy of `config` with every default filled in; raise ConfigError if invalid."""
-    config = copy.deepcopy(config or {})
     schema = load_schema()
-    _coerce(config, schema)
+    config = _coerce(copy.deepcopy(config or {}), schema)
     _fill_defaults(config, schema)
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config),
                     key=lambda e: list(map(str, e.absolute_path)))
@@ -98,10 +124,18 @@ def ablation_config(config: dict, variant: str) -> dict:
 
 def load_config(path: str | Path) -> dict:
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; check the path")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+        raise ConfigError(yaml_error_message(path, err)) from err
     return validate_config(raw, source=str(path))
+
+
+def yaml_error_message(path: str | Path, err: yaml.YAMLError) -> str:
+    """One line naming the file, the line and what is wrong there."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+    problem = " ".join(filter(None, [getattr(err, "context", None), getattr(err, "problem", None)])) or str(err)
+    return f"{where}: not valid YAML ({problem}); fix the syntax there and rerun"

@@ -15,8 +15,10 @@ from seqrec.config import ConfigError, ablation_config, load_schema, validate_co
 from seqrec.datasets import get as get_dataset, raw_files
 from seqrec.methods import get_method
 
+# Errors name what the config came from: the one config file (see the Snakefile) and any --config.
+_config_source = " + ".join([*map(str, workflow.configfiles), *(["--config"] if workflow.config_settings.config else [])])
 try:
-    _validated = validate_config(config, source="config (config/config.yaml and any --configfile/--config)")
+    _validated = validate_config(config, source=_config_source or "config")
 except ConfigError as err:
     raise WorkflowError(str(err))
 config.clear()
