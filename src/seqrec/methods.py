@@ -19,6 +19,11 @@ class Method:
     description: str
 
     @property
+    def fitted(self) -> bool:
+        """Fitted on the training counts in one pass (pop): no parameters to train, no GPU to hold."""
+        return self.architecture == "pop"
+
+    @property
     def needs_item_text(self) -> bool:
         """Trained on the item text embeddings of the text step (seqrec.text)."""
         return self.architecture == "calrec"

@@ -15,8 +15,10 @@ rule train_ablation:
         config=lambda wildcards: ablation_step_config(wildcards.variant),
         method=lambda wildcards: ABLATIONS[wildcards.variant]["method"],
     threads: config["train"]["threads"]
+    retries: TRAINING_RETRIES
     resources:
-        gpu=GPU_PER_TRAINING,
+        gpu=lambda wildcards: training_gpus(ABLATIONS[wildcards.variant]["method"]),
+        runtime=lambda wildcards, attempt: training_runtime(ABLATIONS[wildcards.variant]["method"], attempt),
     log:
         "results/logs/{dataset}/ablations/train/{variant}/seed{seed}.log",
     benchmark:
@@ -42,7 +44,7 @@ rule evaluate_ablation:
         config=step_config("train", "evaluate"),
     threads: config["train"]["threads"]
     resources:
-        gpu=GPU_PER_TRAINING,
+        gpu=STEP_GPUS,
     log:
         "results/logs/{dataset}/ablations/evaluate/{variant}/seed{seed}.log",
     conda:

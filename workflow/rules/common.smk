@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -52,11 +51,34 @@ wildcard_constraints:
     variant="|".join(ABLATIONS) or "no-ablation-variants",
 
 
-# Trainings hold a GPU when one will be used, so the default profile (resources: gpu=1) runs one
-# training at a time on a one-GPU machine while CPU-only machines run them side by side.
-GPU_PER_TRAINING = int(
-    config["train"]["device"] in ("auto", "cuda") and shutil.which("nvidia-smi") is not None
-)
+# What a job asks the scheduler for follows from the config and the method registry, never from
+# the machine that parses the workflow (on a cluster, the login node); each job picks its device
+# when it runs. A neural training holds a GPU whenever train.device allows one (auto, cuda): the
+# default profile's gpu=1 then runs one training at a time on one machine, and a cluster sends it
+# to a GPU node. pop is fitted on counts and holds none. Evaluations and item texts are short:
+# they hold a GPU only when train.device demands one and otherwise run where they land.
+def training_gpus(method):
+    return int(not get_method(method).fitted and config["train"]["device"] in ("auto", "cuda"))
+
+
+STEP_GPUS = int(config["train"]["device"] == "cuda")
+
+# A training stopped by its time limit or preempted is resubmitted up to TRAINING_RETRIES times,
+# each time with one more share of time (`attempt` counts from 1), and resumes from its checkpoint.
+TRAINING_RETRIES = 2
+
+
+def training_runtime(method, attempt):
+    """Time limit of a training in minutes (the `runtime` the SLURM profile submits)."""
+    return (60 if get_method(method).fitted else 720) * attempt
+
+
+# Light jobs run where Snakemake runs, never queued: tables and notebooks.
+localrules:
+    synthesize,
+    aggregate,
+    aggregate_ablations,
+    notebook,
 
 
 def step_config(*sections):

@@ -60,6 +60,8 @@ rule item_text:
     params:
         config=step_config("text", "train"),
     threads: config["train"]["threads"]
+    resources:
+        gpu=STEP_GPUS,
     log:
         "results/logs/{dataset}/item_text.log",
     conda:

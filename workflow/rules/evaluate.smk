@@ -13,7 +13,7 @@ rule evaluate:
         config=step_config("train", "evaluate"),
     threads: config["train"]["threads"]
     resources:
-        gpu=GPU_PER_TRAINING,
+        gpu=STEP_GPUS,
     log:
         "results/logs/{dataset}/evaluate/{method}/seed{seed}.log",
     benchmark:

@@ -13,8 +13,10 @@ rule train:
         config=step_config("train", "sparsity", "evaluate"),
         text=lambda wildcards, input: f"--text {input.text}" if "text" in input.keys() else "",
     threads: config["train"]["threads"]
+    retries: TRAINING_RETRIES
     resources:
-        gpu=GPU_PER_TRAINING,
+        gpu=lambda wildcards: training_gpus(wildcards.method),
+        runtime=lambda wildcards, attempt: training_runtime(wildcards.method, attempt),
     log:
         "results/logs/{dataset}/train/{method}/seed{seed}.log",
     benchmark:
