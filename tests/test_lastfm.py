@@ -243,6 +243,30 @@ def test_prepare_reads_the_registered_source(tmp_path):
     assert (items.loc["99", "title"], list(items.loc["99", "domains"])) == ("99", ["rock"])
 
 
+def same_day_taggings(n_users: int, artists: list[int]) -> dict[str, bytes]:
+    """Every user tags every artist on one day, lines in ascending artist id (as file order has it)."""
+    day, ms = (1, 4, 2009), 1238536800000
+    tagged = header(TAGGED) + "".join(f"{u}\t{a}\t1\t{day[0]}\t{day[1]}\t{day[2]}\n"
+                                      for u in range(n_users) for a in artists).encode()
+    timed = header(TIMED) + "".join(f"{u}\t{a}\t1\t{ms}\n" for u in range(n_users) for a in artists).encode()
+    return {TAGGINGS: tagged, TIMESTAMPS: timed, "tags.dat": TAGS, "artists.dat": ARTISTS}
+
+
+@pytest.mark.parametrize("timestamps", [True, False], ids=["timestamps", "dates"])
+def test_same_day_taggings_are_not_split_by_artist_id(timestamps, tmp_path):
+    # The timestamps file marks the day too (local midnight): both files tie the four artists.
+    files = same_day_taggings(40, [51, 52, 53, 54])
+    raw = write(tmp_path / "raw", files if timestamps else without(TIMESTAMPS, files))
+    info = prepare("lastfm-hetrec", raw, tmp_path / "data", k_core=1)
+    interactions = read_parquet(tmp_path / "data" / "interactions.parquet")
+    raw_ids = read_parquet(tmp_path / "data" / "items.parquet").set_index("item")["raw_id"]
+    test = interactions.loc[interactions["split"] == "test", "item"].map(raw_ids)
+    # File order (ascending artist id) would make artist 54 every user's next item.
+    assert set(test) == {"51", "52", "53", "54"} and test.value_counts().max() < 0.5 * len(test)
+    assert info["held_out_tied"] == 2 * 40  # every valid and test item shares its user's day
+    assert (TIMESTAMPS in info["sources"]) == timestamps  # the file read is the one recorded
+
+
 def test_real_lastfm_hetrec():
     if not all((SHARED / name).is_file() for name in LASTFM.RAW_FILES):
         pytest.skip(f"no copy of hetrec2011-lastfm-2k at {SHARED}")

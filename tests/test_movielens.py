@@ -102,7 +102,7 @@ def test_1m_keeps_file_order_and_ties_in_time(tmp_path):
         (30, "Kids' Movie (1990)", ["Children's", "Sci-Fi"])]))
     assert tables.lines == {"ml-1m/ratings.dat": 6, "ml-1m/movies.dat": 3}
     assert tables.malformed == {"ml-1m/ratings.dat": 0, "ml-1m/movies.dat": 0}
-    # prepare's split sorts stably by time: of the tied pair the later line is the test item.
+    # prepare's split orders the tied pair by the tie rule of seqrec.splits (not by file order).
     split = leave_one_out(tables.interactions)
     assert split.loc[split["user"] == 1, "item"].tolist() == [30, 10, 20]
 

@@ -4,7 +4,9 @@ Writes into `out_dir`:
 - interactions.parquet: user (0..U-1), item (1..I; 0 is the padding id), timestamp, split
   (train/valid/test), sorted by user then time;
 - items.parquet: item, title, domains (list of str, "other" where a source gives none), raw_id;
-- dataset.json: counts, the filters applied and the sha256 of every raw file.
+- dataset.json: counts, the filters applied, the sha256 of every raw file read and
+  `held_out_tied`: the valid and test items that share their user's timestamp with another item,
+  whose place the tie rule of `seqrec.splits` decided (docs/datasets.md, "Ties in time").
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
             "items_removed": raw["item"].nunique() - len(item_ids),
             "interactions_removed": len(raw) - len(interactions),
         },
-        "sources": {name: _sha256(raw_dir / name) for name in datasets.raw_files(dataset)},
+        "held_out_tied": splits.held_out_ties(interactions),
+        "sources": {name: _sha256(raw_dir / name) for name in _files_read(dataset, raw_dir)},
         "lines_read": tables.lines,
         "malformed_lines": tables.malformed,
     }
@@ -87,6 +90,12 @@ def _domain_list(domains: object) -> list[str]:
     # Parquet lists come back as numpy arrays; a missing entry is None or NaN.
     listed = [str(d) for d in domains] if isinstance(domains, (list, np.ndarray)) else []
     return listed or [OTHER_DOMAIN]
+
+
+def _files_read(dataset: str, raw_dir: Path) -> list[str]:
+    """The raw members of `dataset`, and its optional members present in `raw_dir`."""
+    spec = datasets.get(dataset)
+    return spec.raw_files + [name for name in spec.optional_files if (raw_dir / name).is_file()]
 
 
 def _sha256(path: Path) -> str:

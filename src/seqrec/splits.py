@@ -1,9 +1,18 @@
-"""Filtering and splitting of interaction tables: k-core filtering and leave-one-out."""
+"""Filtering and splitting of interaction tables: k-core filtering and leave-one-out.
+
+Ties in time: many sources record only the second (MovieLens: about half of the held-out items
+share their user's timestamp with another item) or only the day (LastFM). Input order would then
+decide the held-out item, and input order is often an id sort. Interactions of a user at the same
+time are therefore ordered by a fixed hash of (user, item): deterministic, the same for every
+input order, and unrelated to the order of the ids (docs/datasets.md, "Ties in time").
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+TIE_HASH_KEY = "seqrec-tie-order"  # the 16-character key of the hash that orders ties in time
 
 
 def k_core(interactions: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -18,10 +27,17 @@ def k_core(interactions: pd.DataFrame, k: int) -> pd.DataFrame:
         frame = frame[keep].reset_index(drop=True)
 
 
+def tie_order(interactions: pd.DataFrame) -> np.ndarray:
+    """The key that orders interactions of a user at the same time: a hash of (user, item)."""
+    return pd.util.hash_pandas_object(interactions[["user", "item"]], index=False,
+                                      hash_key=TIE_HASH_KEY).to_numpy()
+
+
 def leave_one_out(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Sort by user and time and add `split`: each user's last interaction is "test", the one
-    before "valid", the rest "train". Ties in time keep their input order."""
-    order = np.lexsort((interactions["timestamp"].to_numpy(), interactions["user"].to_numpy()))
+    """Sort by user, time and `tie_order`, and add `split`: each user's last interaction is
+    "test", the one before "valid", the rest "train"."""
+    order = np.lexsort((tie_order(interactions), interactions["timestamp"].to_numpy(),
+                        interactions["user"].to_numpy()))
     frame = interactions.iloc[order].reset_index(drop=True)
     sizes = frame.groupby("user")["user"].transform("size")
     short = frame.loc[sizes < 3, "user"].nunique()
@@ -31,3 +47,10 @@ def leave_one_out(interactions: pd.DataFrame) -> pd.DataFrame:
     from_end = frame.groupby("user").cumcount(ascending=False).to_numpy()
     frame["split"] = np.select([from_end == 0, from_end == 1], ["test", "valid"], "train")
     return frame
+
+
+def held_out_ties(split: pd.DataFrame) -> int:
+    """Held-out (valid and test) interactions that share their user's timestamp with another
+    interaction: those whose place in the sequence the tie rule decided."""
+    tied = split.duplicated(["user", "timestamp"], keep=False)
+    return int((tied & (split["split"] != "train")).sum())

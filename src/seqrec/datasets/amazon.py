@@ -14,7 +14,7 @@ Raw files, relative to resources/raw/{dataset}/, gzip-compressed as downloaded (
 
 Every review is an interaction (implicit feedback); with `min_rating` set, reviews whose `overall`
 is lower are dropped. The timestamp is `unixReviewTime`. Reviewer ids and asins stay strings
-(leading zeros matter) and rows keep the file order, so ties in time stay in it. Only reviewed
+(leading zeros matter) and rows keep the file order (`prepare` orders ties in time). Only reviewed
 items are read from the metadata: a cheap pattern finds the asins a line mentions and the line is
 parsed only if one of them was reviewed. Reviewed items missing from the metadata are left to
 `prepare`. A missing or empty title becomes the asin; HTML entities (`&amp;`) are unescaped.

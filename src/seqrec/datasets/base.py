@@ -25,7 +25,7 @@ MAX_MALFORMED_FRACTION = 0.001  # the schema's default, for callers that pass no
 class RawTables:
     """A dataset as read from its raw files, before filtering and splitting."""
 
-    interactions: pd.DataFrame  # user, item, timestamp (int64); rows in source order, so ties keep it
+    interactions: pd.DataFrame  # user, item, timestamp (int64); rows in source order (prepare orders ties)
     items: pd.DataFrame  # item, title, domains (list of str; an empty list becomes "other")
     lines: dict[str, int] = field(default_factory=dict)  # data lines read, per raw file
     malformed: dict[str, int] = field(default_factory=dict)  # lines skipped as malformed, per raw file

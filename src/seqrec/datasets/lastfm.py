@@ -14,9 +14,11 @@ hetrec2011-lastfm-2k.zip; all are tab-separated with a header line:
 Interactions: a user's first tag assignment of an artist, one per (user, artist). Its time comes
 from the timestamps file when present (milliseconds floored to seconds), else from the date of
 `user_taggedartists.dat` at midnight UTC (the timestamps mark local midnight, so the two differ by
-the time zone; only one file is read). Of assignments at the same time the earlier line is the
-first; rows keep the file order of the kept assignments. Users and items keep their raw ids. There
-are no ratings, so `min_rating` does not apply.
+the time zone; only one file is read). Either way a time is a day: the artists a user tagged on one
+day are tied, and `prepare` orders them by the tie rule of `seqrec.splits`, not by file order
+(which is ascending artist id). Of assignments of one artist at the same time the earlier line is
+the first; rows keep the file order of the kept assignments. Users and items keep their raw ids.
+There are no ratings, so `min_rating` does not apply.
 
 Domain rule: an artist's domains are the genres of CURATED_TAGS that any user assigned to it at
 least `min_taggings` times (default 1; counted over all assignments). A tag value matches after

@@ -12,8 +12,8 @@ Raw files, relative to resources/raw/{dataset}/ and laid out as inside the offic
   where they contain a comma, `|`-separated genres), UTF-8 as the releases' READMEs state.
 
 Every rating is an interaction (implicit feedback); with `min_rating` set, lower ratings are
-dropped. Users and items keep their raw ids and rows keep the file order, so ties in time stay in
-it. Items rated but missing from the movie file are left to `prepare`.
+dropped. Users and items keep their raw ids and rows keep the file order (`prepare` orders ties in
+time by the rule of `seqrec.splits`). Items rated but missing from the movie file are left to `prepare`.
 
 Domain rule: a movie's domains are all of its genres (multi-label), named as in the release. The
 100K flag `unknown` and the 20M/25M entry `(no genres listed)` mean no genre, not a genre of their
