@@ -1,6 +1,11 @@
 """The prepare step on a small synthetic raw folder."""
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +14,7 @@ from seqrec.datasets import synthetic
 from seqrec.io import InputError, read_parquet
 from seqrec.prepare import prepare
 
+SRC = Path(__file__).resolve().parents[1] / "src"
 PARAMS = dict(n_users=200, n_items=150, n_interactions=6_000, seed=5)
 
 
@@ -74,3 +80,32 @@ def test_everything_filtered_out(raw_dir, tmp_path):
 def test_unknown_dataset_names_the_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="valid datasets are:.*synthetic"):
         prepare("nonexistent", tmp_path, tmp_path / "data")
+
+
+def test_items_missing_from_the_metadata_are_counted_and_warned_about(raw_dir, tmp_path):
+    # Drop the metadata of ten items, as a release whose item file lacks some rated items.
+    items_path = raw_dir / "items.parquet"
+    items = read_parquet(items_path)
+    rated = read_parquet(raw_dir / "interactions.parquet")["item"].value_counts()
+    dropped = set(rated.index[:10])  # among the most rated: they survive the k-core filter
+    items.loc[~items["item"].isin(dropped)].to_parquet(items_path)
+
+    out = tmp_path / "data"
+    # The way the workflow's rule runs it, stdout and stderr going to the prepare log.
+    run = subprocess.run([sys.executable, "-m", "seqrec", "prepare", "--dataset", "synthetic",
+                          "--raw", str(raw_dir), "--out", str(out)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert run.returncode == 0, run.stderr
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["items_without_metadata"] == 10
+    log = run.stdout + run.stderr
+    assert re.search(rf"warning: 10 of {info['n_items']} items are missing from {re.escape(str(items_path))}", log)
+    catalogue = read_parquet(out / "items.parquet")
+    missing = catalogue.loc[catalogue["raw_id"].isin({str(i) for i in dropped})]
+    assert len(missing) == 10 and missing["domains"].map(lambda d: list(d) == ["other"]).all()
+
+
+def test_complete_metadata_warns_nothing(raw_dir, tmp_path, capsys):
+    info = prepare("synthetic", raw_dir, tmp_path / "data", k_core=5)
+    assert info["items_without_metadata"] == 0
+    assert "warning" not in capsys.readouterr().err

@@ -4,6 +4,8 @@ Writes into `out_dir`:
 - interactions.parquet: user (0..U-1), item (1..I; 0 is the padding id), timestamp, split
   (train/valid/test), sorted by user then time;
 - items.parquet: item, title, domains (list of str, "other" where a source gives none), raw_id;
+  an item missing from the source's item file is counted (`items_without_metadata`) and warned
+  about on stderr (the prepare log);
 - dataset.json: counts, the filters applied, the sha256 of every raw file read and
   `held_out_tied`: the valid and test items that share their user's timestamp with another item,
   whose place the tie rule of `seqrec.splits` decided (docs/datasets.md, "Ties in time").
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,11 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
         "timestamp": kept["timestamp"].to_numpy(np.int64),
     }))
     catalogue = _catalogue(raw_items, item_ids)
+    without_metadata = int((~pd.Index(item_ids).isin(raw_items["item"])).sum())
+    if without_metadata:
+        print(f"warning: {without_metadata} of {len(item_ids)} items are missing from "
+              f"{raw_dir / tables.item_file}; they are titled by their raw id and put in domain "
+              f"{OTHER_DOMAIN!r} (docs/datasets.md, 'Items without metadata').", file=sys.stderr, flush=True)
 
     domains = sorted(set(catalogue["domains"].explode()))
     info = {
@@ -55,6 +63,7 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
         "n_interactions": len(interactions),
         "density": len(interactions) / (len(user_ids) * len(item_ids)),
         "n_domains": len(domains),
+        "items_without_metadata": without_metadata,
         "domains": domains,
         "filters": {
             "k_core": k_core,

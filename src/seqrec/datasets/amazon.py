@@ -95,7 +95,7 @@ class AmazonElectronics:
         items, n_meta = _read_items(meta_path, reviewed, self.parse_meta, self.category_paths,
                                     depth, bad_meta)
         malformed[self.meta_file] = bad_meta.check(n_meta)
-        return RawTables(interactions=interactions, items=items,
+        return RawTables(interactions=interactions, items=items, item_file=self.meta_file,
                          lines={self.reviews_file: n_reviews, self.meta_file: n_meta},
                          malformed=malformed)
 

@@ -27,6 +27,7 @@ class RawTables:
 
     interactions: pd.DataFrame  # user, item, timestamp (int64); rows in source order (prepare orders ties)
     items: pd.DataFrame  # item, title, domains (list of str; an empty list becomes "other")
+    item_file: str  # the raw member `items` comes from: where an item missing from it is missing
     lines: dict[str, int] = field(default_factory=dict)  # data lines read, per raw file
     malformed: dict[str, int] = field(default_factory=dict)  # lines skipped as malformed, per raw file
 

@@ -113,7 +113,7 @@ class LastFM:
             "domains": [d if isinstance(d, list) else [] for d in domains],
         })
         return RawTables(interactions=interactions, items=items.astype({"title": str}),
-                         lines=lines, malformed=malformed)
+                         item_file=ARTISTS, lines=lines, malformed=malformed)
 
 
 def _require(raw_dir: Path, member: str) -> None:

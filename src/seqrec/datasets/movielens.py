@@ -91,6 +91,7 @@ class MovieLens:
         return RawTables(
             interactions=pd.DataFrame({c: ratings[c][keep] for c in ["user", "item", "timestamp"]}),
             items=items,
+            item_file=self.movies_file,
             lines={self.ratings_file: n_ratings, self.movies_file: n_movies},
             malformed=malformed,
         )

@@ -131,7 +131,7 @@ def load_raw(raw_dir: str | os.PathLike, options: dict | None = None) -> RawTabl
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}; delete it and "
                              "rerun the step that synthesizes the dataset.")
         tables.append(frame)
-    return RawTables(interactions=tables[0], items=tables[1])
+    return RawTables(interactions=tables[0], items=tables[1], item_file="items.parquet")
 
 
 def _items_per_domain(base: np.ndarray, n_items: int) -> np.ndarray:

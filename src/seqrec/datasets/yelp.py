@@ -90,6 +90,7 @@ class Yelp:
         return RawTables(
             interactions=interactions,
             items=items,
+            item_file=BUSINESS_FILE,
             lines={BUSINESS_FILE: n_businesses, REVIEW_FILE: n_reviews},
             malformed=malformed,
         )
