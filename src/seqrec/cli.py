@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from seqrec.config import ConfigError, load_config, validate_config
-from seqrec.io import InputError
+from seqrec.io import DISK_FULL, InputError, OutputError, disk_full
 
 
 def _config(value: str | None) -> dict:
@@ -88,6 +88,16 @@ def _aggregate(args: argparse.Namespace) -> None:
               n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"], seed=settings["seed"])
 
 
+def _notebook(args: argparse.Namespace) -> None:
+    from seqrec.render import render_notebook
+
+    for folder in (args.figures, args.tables):
+        folder.mkdir(parents=True, exist_ok=True)
+    parameters = {"results_dir": "results", "figures_dir": str(args.figures), "tables_dir": str(args.tables),
+                  **json.loads(args.parameters)}
+    render_notebook(args.template, args.out, args.out.with_suffix(".html"), parameters)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m seqrec", description=__doc__.split("\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
@@ -124,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--threads", type=int, default=1)
     sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables")
     sub.add_argument("--per-case", nargs="+", required=True, help=".../eval/{method}/seed{seed}/per_case.parquet files")
+    sub = step("notebook", _notebook, "execute a notebook template with papermill and render it to HTML beside it",
+               dataset=False)
+    sub.add_argument("--template", type=Path, required=True, help="notebooks/{name}.ipynb")
+    for name in ("--figures", "--tables"):
+        sub.add_argument(name, type=Path, required=True, help=f"folder the notebook writes its {name[2:]} into")
+    sub.add_argument("--parameters", default="{}", help="further notebook parameters, as a JSON object")
     return parser
 
 
@@ -133,6 +149,14 @@ def main(argv: list[str] | None = None) -> None:
         args = parser.parse_args(argv)
         args.config = _config(args.config)
         args.func(args)
-    except (ConfigError, InputError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+    except (ConfigError, InputError, OutputError, ValueError) as err:
+        _fail(err)
+    except OSError as err:
+        if err.errno not in DISK_FULL:
+            raise
+        _fail(disk_full(err.filename or args.out))  # a write that does not go through seqrec.io
+
+
+def _fail(err: Exception) -> None:
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(1)

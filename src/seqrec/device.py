@@ -7,6 +7,8 @@ import time
 
 import torch
 
+from seqrec.config import ConfigError
+
 
 def pick_device(preference: str = "auto") -> torch.device:
     """cuda, then mps, then cpu for `auto`; a named device must be available."""
@@ -15,8 +17,8 @@ def pick_device(preference: str = "auto") -> torch.device:
     if preference == "auto":
         return torch.device(next(name for name in ("cuda", "mps", "cpu") if available[name]))
     if not available.get(preference, False):
-        raise RuntimeError(f"train.device is {preference!r} but no {preference} device is available here; "
-                           "set train.device to auto or cpu")
+        raise ConfigError(f"train.device is {preference} but this machine has no {preference} device that torch "
+                          "can use; set train.device: auto (or cpu) in the config and rerun")
     return torch.device(preference)
 
 

@@ -7,6 +7,7 @@ failure (or a killed job) never leaves a half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -22,28 +23,56 @@ class InputError(RuntimeError):
     """A file the user or an earlier step provided is missing or malformed."""
 
 
+class OutputError(RuntimeError):
+    """An output could not be written: its disk is full."""
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(path: str | os.PathLike) -> OutputError:
+    return OutputError(f"{path}: no space left on its disk, nothing was written; free space and rerun")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    A full disk while writing becomes an OutputError naming `path`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
     try:
-        yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp)
+        try:
+            yield tmp
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as err:
+        if err.errno in DISK_FULL:
+            raise disk_full(path) from err
+        raise
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save, atomically (a model file or checkpoint is never half-written)."""
+    """torch.save, atomically (a model file or checkpoint is never half-written).
+
+    torch reports a failed write, e.g. on a full disk, as a RuntimeError ("PytorchStreamWriter failed
+    writing file", "basic_ios::clear: iostream error"); it becomes an OutputError naming the file.
+    """
     import torch  # only the training steps need torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:
+            reason = str(err).strip().splitlines()[0]
+            raise OutputError(f"{path}: could not be written ({reason}), most likely because its disk is full; "
+                              "nothing was written; free space and rerun") from err
 
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -1,5 +1,6 @@
 # Papermill executes each notebook template with its parameters; nbconvert renders it to HTML
-# (cells tagged remove_input, the plotting helpers, show only their output there).
+# (cells tagged remove_input, the plotting helpers, show only their output there), both in the
+# package's notebook step (src/seqrec/render.py).
 
 rule notebook:
     input:
@@ -29,8 +30,5 @@ rule notebook:
     conda:
         "../../envs/notebooks.yaml"
     shell:
-        "(mkdir -p {output.tables} {output.figures} && papermill {input.template} {output.notebook} --kernel python3 "
-        "-p results_dir results -p figures_dir {output.figures} -p tables_dir {output.tables} "
-        "-y {params.settings:q} "
-        "&& jupyter nbconvert --to html --TagRemovePreprocessor.remove_input_tags=remove_input "
-        "{output.notebook} --output {wildcards.name}) > {log} 2>&1"
+        "python -m seqrec notebook --template {input.template} --out {output.notebook} --figures {output.figures} "
+        "--tables {output.tables} --parameters {params.settings:q} > {log} 2>&1"
