@@ -191,7 +191,8 @@ def test_existing_dest_with_wrong_checksum_is_kept_and_reported(server, archive,
     with pytest.raises(InputError) as err:
         fetch([f"{base}/a.zip"], dest, sha256=digests(archive)["sha256"], **FAST)
     message = str(err.value)
-    assert str(dest) in message and "delete it" in message
+    assert str(dest) in message and f"move it away and rerun to download it again from {base}/a.zip" in message
+    assert "delete" not in message
     assert digests(archive)["sha256"] in message and digests(b"not the archive")["sha256"] in message
     assert dest.read_bytes() == b"not the archive"
     assert state.requests == []
@@ -203,6 +204,17 @@ def test_verify(tmp_path):
     assert verify(path, **digests(b"abc")) == digests(b"abc")
     with pytest.raises(InputError, match="expected md5"):
         verify(path, md5=digests(b"abd")["md5"])
+
+
+def test_verify_names_both_checksums_and_the_fix_in_one_line(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    with pytest.raises(InputError) as err:
+        verify(path, sha256=digests(b"abd")["sha256"], fix="Put a fresh copy there.")
+    message = str(err.value)
+    assert message == (f"{path}: checksum mismatch (expected sha256 {digests(b'abd')['sha256']}, "
+                       f"got {digests(b'abc')['sha256']}). Put a fresh copy there.")
+    assert path.read_bytes() == b"abc"
 
 
 @pytest.mark.parametrize("make", [make_zip, make_tar_gz], ids=["zip", "tar.gz"])
@@ -235,7 +247,7 @@ def test_extract_truncated_archive(tmp_path, make):
     path = tmp_path / ("a.zip" if make is make_zip else "a.tar.gz")
     data = make(path)
     path.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(InputError, match="delete it so it is downloaded again") as err:
+    with pytest.raises(InputError, match="corrupt or truncated archive .*replace it with a verified copy") as err:
         extract(path, ["ml-1m/ratings.dat", "ml-1m/movies.dat"], tmp_path / "raw")
     assert str(path) in str(err.value)
     assert not (tmp_path / "raw" / "ml-1m" / "movies.dat").exists()

@@ -41,6 +41,12 @@ def _fetch(args: argparse.Namespace) -> None:
     print(fetch_dataset(args.dataset, raw_root=args.out, archive_root=args.archives), flush=True)
 
 
+def _verify(args: argparse.Namespace) -> None:
+    from seqrec.fetch import verify_dataset
+
+    verify_dataset(args.dataset, args.raw, args.out)
+
+
 def _prepare(args: argparse.Namespace) -> None:
     from seqrec.prepare import prepare
 
@@ -112,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     step("synthesize", _synthesize, "generate the embedded synthetic dataset's raw files", dataset=False)
-    sub = step("fetch", _fetch, "download (or reuse), verify and extract a dataset's raw files")
+    sub = step("fetch", _fetch, "download (or reuse) and extract the raw files of a dataset that are missing")
     sub.add_argument("--archives", type=Path, default=Path("resources/archives"), help="where archives are kept")
+    sub = step("verify", _verify, "check a dataset's raw files against every known checksum; write the record")
+    sub.add_argument("--raw", type=Path, required=True, help="resources/raw/{dataset}")
     sub = step("prepare", _prepare, "k-core filter, split and write the canonical tables")
     sub.add_argument("--raw", type=Path, required=True, help="resources/raw/{dataset}")
     sub = step("sparsity", _sparsity, "domain statistics, power users and weights")

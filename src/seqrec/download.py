@@ -67,7 +67,9 @@ def fetch(
         if md5 is None and sha256 is None:
             # Nothing to verify against: a file the user placed (or an earlier run fetched) is used.
             log.warning("%s: no checksum known; using the existing file unverified", dest)
-        digests = verify(dest, md5=md5, sha256=sha256)
+        where = f"move it away and rerun to download it again from {urls[0]}, or " if urls else ""
+        digests = verify(dest, md5=md5, sha256=sha256,
+                         fix=f"The file is truncated or another version: {where}put a verified copy at {dest}.")
         return {"path": str(dest), **digests, "downloaded": False, "url": None}
     if not urls:
         raise InputError(f"{dest}: file not found and no URL to download it from; place a copy there.")
@@ -100,18 +102,20 @@ def fetch(
     )
 
 
-def verify(path: Path, md5: str | None = None, sha256: str | None = None) -> dict:
-    """Return `{"md5", "sha256"}` of `path`; raise InputError if either given checksum differs."""
+def verify(path: Path, md5: str | None = None, sha256: str | None = None,
+           fix: str = "The file is truncated or another version: replace it with a verified copy.") -> dict:
+    """Return `{"md5", "sha256"}` of `path`; raise InputError if either given checksum differs.
+
+    The error is one line: the file, both checksums and `fix`, what the user should do. The file
+    itself is left as it is (it may be the only copy someone has).
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found.")
     digests = _digests(path)
     problem = _mismatch(digests, md5=md5, sha256=sha256)
     if problem:
-        raise InputError(
-            f"{path}: checksum mismatch ({problem}). The file is corrupt or a different version: "
-            "delete it so it is downloaded again."
-        )
+        raise InputError(f"{path}: checksum mismatch ({problem}). {fix}")
     return digests
 
 
@@ -135,7 +139,7 @@ def extract(archive: Path, members: list[str], dest_dir: Path, optional: list[st
     except (zipfile.BadZipFile, tarfile.ReadError, tarfile.CompressionError, EOFError, zlib.error,
             gzip.BadGzipFile, lzma.LZMAError) as err:
         raise InputError(
-            f"{archive}: corrupt or truncated archive ({err}); delete it so it is downloaded again."
+            f"{archive}: corrupt or truncated archive ({err}); replace it with a verified copy."
         ) from err
     raise InputError(f"{archive}: unsupported archive format (expected .zip or {', '.join(_TAR_SUFFIXES)})")
 

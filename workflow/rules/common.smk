@@ -102,15 +102,37 @@ def ablation_per_case(wildcards):
     )
 
 
-def raw_output(dataset, member):
-    """A raw member as a fetch output, guarded by its known sha256 where there is one."""
-    path = f"resources/raw/{dataset}/{member}"
-    sha256 = get_dataset(dataset).member_sha256.get(member)
-    return ensure(path, sha256=sha256) if sha256 else path
+def raw_path(dataset, member):
+    return f"resources/raw/{dataset}/{member}"
+
+
+def fetched_raw_files(dataset):
+    """The outputs of the fetch job of `dataset`, none while every required member is there
+    (placed by hand or fetched by an earlier run), else every member still missing.
+
+    Only files missing when the workflow starts are ever outputs, so no job can delete or recreate
+    a file that is already there; on the next run the fetched files are inputs like placed ones.
+    """
+    spec = get_dataset(dataset)
+    if all(Path(raw_path(dataset, m)).exists() for m in spec.raw_files):
+        return []
+    return [m for m in spec.raw_files + spec.optional_files if not Path(raw_path(dataset, m)).exists()]
+
+
+def raw_members(wildcards):
+    """What the verification of a dataset reads: its required members and the optional ones that
+    are there or will be fetched (the same list before and after a fetch, so nothing reruns)."""
+    spec = get_dataset(wildcards.dataset)
+    fetched = fetched_raw_files(wildcards.dataset)
+    optional = [m for m in spec.optional_files if m in fetched or Path(raw_path(wildcards.dataset, m)).exists()]
+    return [raw_path(wildcards.dataset, m) for m in spec.raw_files + optional]
 
 
 def raw_inputs(wildcards):
-    return [f"resources/raw/{wildcards.dataset}/{name}" for name in raw_files(wildcards.dataset)]
+    """What prepare reads: the verification record of a real dataset; synthetic's generated files."""
+    if wildcards.dataset == "synthetic":
+        return [raw_path("synthetic", m) for m in raw_files("synthetic")]
+    return f"results/{wildcards.dataset}/data/raw_verified.json"
 
 
 def data_files(dataset):

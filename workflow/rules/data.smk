@@ -1,6 +1,8 @@
 # Raw data (downloaded, or synthesized for the embedded default) -> canonical parquet tables.
-# One fetch rule per real dataset, since each has its own raw members; members already present and
-# verified are used without network access, and `ensure` re-checks every known checksum.
+# A raw file that is already there, placed by hand or fetched by an earlier run, is never a job's
+# output: it is an input that `verify_raw` checks against every known checksum, so no rerun,
+# --forcerun or -F can delete or recreate it. Only members missing when the run starts are
+# outputs, of their dataset's fetch rule (which has none when nothing is missing).
 
 
 rule synthesize:
@@ -16,21 +18,38 @@ rule synthesize:
         "python -m seqrec synthesize --config {params.config:q} --out resources/raw/synthetic > {log} 2>&1"
 
 
-for _name in [d for d in config["datasets"] if d != "synthetic"]:
+for _dataset in [d for d in config["datasets"] if d != "synthetic"]:
 
     rule:
+        # Downloads the missing members, or the archive that holds them into resources/archives/
+        # (where a user may also place it; verified and kept), and extracts them from it.
         name:
-            f"fetch_{_name.replace('-', '_')}"
+            f"fetch_{_dataset.replace('-', '_')}"
         output:
-            [raw_output(_name, member) for member in raw_files(_name)],
+            [raw_path(_dataset, member) for member in fetched_raw_files(_dataset)],
+        params:
+            dataset=_dataset,  # the shell command is formatted when the job runs, after the loop
         log:
-            f"results/logs/{_name}/fetch.log",
-        retries: 2
+            f"results/logs/{_dataset}/fetch.log",
         conda:
             "../../envs/seqrec.yaml"
         shell:
-            f"python -m seqrec fetch --dataset {_name} --out resources/raw "
-            "--archives resources/archives > {log} 2>&1"
+            "python -m seqrec fetch --dataset {params.dataset} --out resources/raw --archives resources/archives "
+            "> {log} 2>&1"
+
+
+rule verify_raw:
+    input:
+        raw_members,
+    output:
+        "results/{dataset}/data/raw_verified.json",
+    log:
+        "results/logs/{dataset}/verify_raw.log",
+    conda:
+        "../../envs/seqrec.yaml"
+    shell:
+        "python -m seqrec verify --dataset {wildcards.dataset} --raw resources/raw/{wildcards.dataset} "
+        "--out {output:q} > {log} 2>&1"
 
 
 rule prepare:
