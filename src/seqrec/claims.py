@@ -603,7 +603,7 @@ def _baseline_claim(claim: Claim, data: _Dataset, k: int, seeds, methods: list[s
     focus = _pooled_lifts(runs, pooled_users if len(pooled_users) else None, k, claim.baseline,
                           n_bootstrap, confidence, bootstrap_seed)
     overall = _pooled_lifts(runs, None, k, claim.baseline, n_bootstrap, confidence, bootstrap_seed)
-    measured_on = "sparse domains" if len(pooled_users) else "all test cases"
+    measured_on = "sparse domains" if len(pooled_users) else "the dataset"
     gaps = {m: evidence_gap(len(common), int(r.n_cases), measured_on, (r.ci_low, r.ci_high))
             for m, r in focus.iterrows()}
     verdicts = {m: _judged(improvement_verdict(r.lift, r.ci_low, r.ci_high), gaps[m]) for m, r in focus.iterrows()}
