@@ -92,16 +92,16 @@ Each claim gets one of five verdicts, computed from this run's numbers by `src/s
 * **Enough evidence.** A number gets a verdict only if it was measured
   on at least {MIN_TEST_CASES} test cases (those of the claim domain, or the sparse-domain cases
   for the baselines), from at least {MIN_SEEDS} training seeds, with a finite interval of non-zero
-  width: an unbounded interval (the reference scored 0 in some bootstrap resample) "contains" every value,
-  and a zero-width one comes from a handful of identical cases. Otherwise the verdict is
-  *{INCONCLUSIVE}*, and the basis says which of these is missing. The overhead (d) is a range over
-  runs, not a sample of test cases: it needs the {MIN_SEEDS} seeds only.
+  width: an unbounded interval (the reference scored 0 in some bootstrap resample) "contains"
+  every value, and a zero-width one comes from a handful of identical cases. Otherwise the verdict
+  is *{INCONCLUSIVE}*, and the basis says which of these is missing. The overhead (d) is a range
+  over runs, not a sample of test cases: it needs the {MIN_SEEDS} seeds only.
 * **Which domain.** The paper's domain numbers are MovieLens' *{PAPER_DOMAIN}* genre. A dataset
   with a {PAPER_DOMAIN} domain is judged on it; any other dataset on its *sparsest domain*: the
   smallest share of the training interactions among the sparse domains with at least
   {MIN_TEST_CASES} test cases (ties by name), or, if none has that many, among all domains with a
-  test case (then mostly with too few of them for a verdict). The catch-all *{OTHER_DOMAIN}* (items without a genre or
-  category) is never a claim domain, nor one of the dense domains of (c).
+  test case (then mostly with too few of them for a verdict). The catch-all *{OTHER_DOMAIN}*
+  (items without a genre or category) is never a claim domain, nor one of the dense domains of (c).
 * **Lift claims (a, b)**: the relative change of dynamic over generic in the claim domain, with
   the bootstrap confidence interval (CI) of the aggregate step. *{REPRODUCED}*: the CI excludes 0
   on the paper's side and contains the paper's value. *{PARTLY}*: the point estimate has the
@@ -453,7 +453,7 @@ def _lift_claim(claim: Claim, data: _Dataset, k: int, methods: list[str] | None)
         return _not_measured(claim, data.name, f"{METHOD} is not among the methods shown", metric=metric)
     domain = claim_domain(data.domains, data.domain_cases())
     if domain is None:
-        return _not_measured(claim, data.name, f"no domain but {OTHER_DOMAIN} has a test case", metric=metric)
+        return _not_measured(claim, data.name, f"no domain (other than {OTHER_DOMAIN!r}) has a test case", metric=metric)
     lifts = data.lifts
     rows = lifts.loc[(lifts["method"] == METHOD) & (lifts["reference"] == REFERENCE)
                      & (lifts["scope"] == "domain") & (lifts["domain"] == domain)
