@@ -5,6 +5,7 @@ are absent, so their fetch jobs are in the plan too.
 """
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -121,3 +122,20 @@ def test_trainings_are_resubmitted_with_more_time_and_light_jobs_stay_local():
         local = {name for name, rule in rules.items() if name in workflow._localrules or rule.norun}
         assert {"aggregate", "aggregate_ablations", "notebook", "all"} <= local
         assert not local & {"train", "train_ablation", "evaluate", "evaluate_ablation", "item_text", "prepare"}
+
+
+@pytest.mark.parametrize(("gpu_machine", "slots"), [(True, 1), (False, os.cpu_count())])
+def test_the_local_profile_runs_one_gpu_training_at_a_time_and_cpu_trainings_side_by_side(tmp_path, gpu_machine, slots):
+    # The local profile describes the machine it runs on: NVIDIA's driver tools mean a GPU.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if gpu_machine:
+        (bin_dir / "nvidia-smi").write_text("#!/bin/sh\n")
+        (bin_dir / "nvidia-smi").chmod(0o755)
+    path = ":".join([str(bin_dir), str(Path(sys.executable).parent)]
+                    + [p for p in os.environ["PATH"].split(":") if not (Path(p) / "nvidia-smi").exists()])
+    code = "from snakemake.cli import parse_args; print(parse_args(['-n'])[1].resources['gpu'].value)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PATH": path}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) == slots
