@@ -236,7 +236,7 @@ def test_a_file_that_is_not_gzip_or_is_truncated_is_named(tmp_path):
         ELECTRONICS_2014.load_raw(raw)
     raw = write_2018(tmp_path)
     (raw / FILES_2018[1]).write_bytes(gz(META_2018)[:-12])  # cut off before the end
-    message = r"meta_Electronics\.json\.gz: not a complete gzip.*delete"
+    message = r"meta_Electronics\.json\.gz: not a complete gzip.*put the .json.gz file there as downloaded"
     with pytest.raises(InputError, match=message):
         ELECTRONICS_2018.load_raw(raw)
 

@@ -184,7 +184,7 @@ def test_missing_file_says_where_to_put_it(member, tmp_path):
 
 def test_empty_file_says_to_fetch_it_again(tmp_path):
     raw = write(tmp_path, {**FILES, TIMESTAMPS: b""})
-    with pytest.raises(InputError, match=r"timestamps\.dat: cannot be read.*delete it"):
+    with pytest.raises(InputError, match=r"timestamps\.dat: cannot be read.*put a fresh copy from hetrec2011-lastfm-2k.zip there"):
         LASTFM.load_raw(raw)
 
 

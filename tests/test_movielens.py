@@ -192,7 +192,7 @@ def test_missing_or_empty_file_says_what_to_do(tmp_path):
     with pytest.raises(InputError, match=message):
         ML_1M.load_raw(raw)
     write(tmp_path, {"ml-1m/ratings.dat": b"", "ml-1m/movies.dat": MOVIES_DAT})
-    with pytest.raises(InputError, match=r"ratings\.dat: cannot be read.*delete it"):
+    with pytest.raises(InputError, match=r"ratings\.dat: cannot be read.*put a fresh copy from the archive there"):
         ML_1M.load_raw(raw)
 
 

@@ -121,8 +121,8 @@ def _lines(path: Path) -> Iterator[bytes]:
     except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise InputError(
             f"{path}: not a complete gzip file ({err}). It is probably truncated, unpacked or not "
-            "the expected release: delete it so the workflow fetches it again, or put the "
-            ".json.gz file there as downloaded.") from err
+            "the expected release: put the .json.gz file there as downloaded, or move it away "
+            "and the workflow downloads it again.") from err
 
 
 def _read_reviews(path: Path, min_rating: float | None,

@@ -51,8 +51,9 @@ class MalformedLines:
                 f"{self.path}: {self.count} of {n_lines} lines are malformed "
                 f"({self.count / max(n_lines, 1):.3%}, more than prepare.max_malformed_fraction = "
                 f"{self.max_fraction:.3%}). First bad line: {self.first!r}. The file is probably "
-                "corrupt or not the expected release: delete it so the workflow fetches it again, "
-                "or raise prepare.max_malformed_fraction if the lines are known to be bad."
+                "corrupt or not the expected release: put a fresh copy from the dataset's archive there "
+                "(or move it away, and the workflow downloads it again where it can), or raise "
+                "prepare.max_malformed_fraction if the lines are known to be bad."
             )
         return self.count
 

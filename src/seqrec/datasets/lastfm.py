@@ -131,7 +131,8 @@ def _read(path: Path, member: str, bad: MalformedLines) -> tuple[pd.DataFrame, i
     order, and the number of data lines read; malformed lines go to `bad`."""
     # Latin-1 reads every byte; the patterns accept only ASCII where they want numbers, and artist
     # names are re-decoded as UTF-8 afterwards.
-    raw = read_lines(path, bad, "text", f"delete it so the workflow fetches {ARCHIVE} again.")
+    raw = read_lines(path, bad, "text", f"put a fresh copy from {ARCHIVE} there, or move it away and "
+                     "the workflow downloads it again.")
     lines = pc.utf8_rtrim(raw, characters=" \r")
     if len(lines) and lines[0].as_py() == HEADERS[member]:
         raw, lines = raw.slice(1), lines.slice(1)

@@ -111,7 +111,8 @@ def _read_ratings(path: Path, separator: str, header: str | None,
                   bad: MalformedLines) -> tuple[dict[str, np.ndarray], int]:
     """The well-formed lines of a ratings file as columns user, item, rating, timestamp, in file
     order, and the number of lines read; malformed lines go to `bad`."""
-    lines = read_lines(path, bad, "ratings", "delete it so the workflow fetches it again.")
+    lines = read_lines(path, bad, "ratings", "put a fresh copy from the archive there, or move it away "
+                       "and the workflow downloads it again.")
     if header is not None and len(lines) and lines[0].as_py() == header:
         lines = lines.slice(1)
     n_lines = len(lines) + bad.count
