@@ -2,6 +2,11 @@
 # datasets -> domain sparsity -> training of every method and seed -> per-domain evaluation ->
 # tables -> rendered notebooks. See README.md and ../shared/DESIGN.md.
 
+from snakemake.utils import min_version
+
+# The Snakemake the workflow is tested with (pyproject.toml pins 9.27.1) or later.
+min_version("9.27")
+
 # Each config file stands alone on the schema's defaults: config/config.yaml is the config only
 # when no --configfile is given (Snakemake would layer a given file on top of it otherwise).
 if not workflow.overwrite_configfiles:
