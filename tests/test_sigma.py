@@ -1,6 +1,7 @@
-"""SIGMA: the PyTorch selective scan against a step-by-step reference, the partial flip, padding,
-training and determinism."""
+"""SIGMA: the PyTorch selective scan (parallel form and loop) against a step-by-step reference, the partial
+flip, padding, training and determinism."""
 
+import functools
 import importlib.util
 
 import pytest
@@ -49,30 +50,92 @@ def with_options(inputs, options):
                 delta_softplus=options.get("delta_softplus", False))
 
 
+# Ways to run the scan: the step-by-step loop (the reference of the parallel form) and the chunked
+# parallel form, each with its default blocks of rows and with one row per block.
+SCANS = {
+    "loop": dict(chunk_size=None),
+    "loop, a row per call": dict(chunk_size=None, loop_rows=1),
+    "chunked": dict(),
+    "chunked, a row per block": dict(block_elements=1),
+    "chunks of 1, a row per block": dict(chunk_size=1, block_elements=1),
+    "chunks of 4": dict(chunk_size=4),
+    "one chunk": dict(chunk_size=1000),
+}
+
+
+def scan_with(monkeypatch, variant):
+    """selective_scan run the way SCANS[variant] says."""
+    settings = dict(SCANS[variant])
+    monkeypatch.setattr(sigma, "_LOOP_ROW_ELEMENTS", settings.pop("loop_rows", sigma._LOOP_ROW_ELEMENTS))
+    monkeypatch.setitem(sigma._BLOCK_ELEMENTS, "cpu", settings.pop("block_elements", sigma._BLOCK_ELEMENTS["cpu"]))
+    return functools.partial(selective_scan, **settings)
+
+
 @pytest.mark.parametrize("options", OPTIONS)
-@pytest.mark.parametrize("chunk_elements", [sigma._CHUNK_ELEMENTS, 1])  # one chunk; one per batch row
-def test_selective_scan_matches_reference(options, chunk_elements, monkeypatch):
-    monkeypatch.setattr(sigma, "_CHUNK_ELEMENTS", chunk_elements)
-    args = with_options(scan_inputs(batch=3), options)
+@pytest.mark.parametrize("variant", SCANS)
+def test_selective_scan_matches_reference(options, variant, monkeypatch):
+    scan = scan_with(monkeypatch, variant)
+    args = with_options(scan_inputs(batch=3, length=11), options)
     expected = selective_scan_reference(**args)
-    torch.testing.assert_close(selective_scan(**args), expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(scan(**args), expected, rtol=1e-10, atol=1e-10)
     # float32 inputs: float32 out, within float32 precision
     args32 = {k: v.float() if torch.is_tensor(v) else v for k, v in args.items()}
-    out32 = selective_scan(**args32)
+    out32 = scan(**args32)
     assert out32.dtype == torch.float32
     torch.testing.assert_close(out32.double(), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("chunk_elements", [sigma._CHUNK_ELEMENTS, 1])
-def test_selective_scan_gradients(chunk_elements, monkeypatch):
-    """The hand-written backward against finite differences, every input."""
-    monkeypatch.setattr(sigma, "_CHUNK_ELEMENTS", chunk_elements)
-    inputs = [t.requires_grad_() for t in scan_inputs(batch=2, dim=2, n=3, length=5)]
+@pytest.mark.parametrize("variant", SCANS)
+def test_selective_scan_gradients(variant, monkeypatch):
+    """Each way's backward (the loop's and the parallel form's are hand-written) against finite differences,
+    every input, with and without row lengths."""
+    scan = scan_with(monkeypatch, variant)
+    inputs = [t.requires_grad_() for t in scan_inputs(batch=3, dim=2, n=3, length=7)]
+    for lengths in (None, torch.tensor([7, 0, 3])):
+        def run(u, delta, A, B, C, D, z, delta_bias):
+            return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True, lengths=lengths)
 
-    def run(u, delta, A, B, C, D, z, delta_bias):
-        return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)
+        assert torch.autograd.gradcheck(run, inputs)
 
-    assert torch.autograd.gradcheck(run, inputs)
+
+def realistic_scan_inputs(dtype, batch=4, dim=16, n=32, length=100, seed=0):
+    """Magnitudes of SIGMA at initialisation (A = -[1..N], softplus(delta) near 0.69), some decays far below
+    the smallest float32 (A * delta < -88), and rows of every length, some empty."""
+    u, delta, A, B, C, D, z, delta_bias = scan_inputs(dtype, batch, dim, n, length, seed)
+    A = -torch.arange(1, n + 1, dtype=dtype).repeat(dim, 1)
+    A[0] *= 8
+    lengths = torch.tensor([length, length - 1, 17, 0][:batch])
+    return dict(u=u, delta=delta, A=A, B=B, C=C, D=D, z=z, delta_bias=delta_bias, delta_softplus=True,
+                lengths=lengths)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_parallel_scan_matches_the_loop_with_gradients(dtype, tolerance):
+    """Outputs and every input's gradient; the parallel form skips the positions after each row's length,
+    the loop computes them and the output is masked: the same result."""
+    args = realistic_scan_inputs(dtype)
+    results = []
+    for chunk_size in (None, sigma.CHUNK_SIZE):
+        inputs = {k: v.clone().requires_grad_() if torch.is_floating_point(v) else v
+                  for k, v in args.items() if torch.is_tensor(v)}
+        y = selective_scan(**inputs, delta_softplus=True, chunk_size=chunk_size)
+        y.backward(torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=dtype))
+        results.append([y] + [v.grad for v in inputs.values() if torch.is_floating_point(v)])
+    for loop, chunked in zip(*results):
+        scale = loop.abs().max()
+        torch.testing.assert_close(chunked / scale, loop / scale, rtol=tolerance, atol=tolerance)
+    assert torch.all(results[1][0][3] == 0)  # the empty row
+
+
+def test_row_blocks_go_by_length_and_stay_within_budget(monkeypatch):
+    monkeypatch.setitem(sigma._BLOCK_ELEMENTS, "cpu", 12 * 6)  # 12 positions x rows of 6 states
+    delta, A = torch.zeros(6, 2, 10), torch.zeros(2, 3)
+    blocks = list(sigma._row_blocks(delta, A, [3, 10, 0, 5, 4, 1], chunk_size=4, n_work=2))
+    # longest first, each block cut to its longest row in whole chunks (10 -> 12, 5 -> 8 positions: one
+    # row each; 4 -> 4: three rows); the empty row is skipped
+    assert [(rows.tolist(), length, chunk) for rows, length, chunk, _ in blocks] == [
+        ([1], 10, 4), ([3], 5, 4), ([4, 0, 5], 4, 4)]
+    assert [work.shape for *_, work in blocks] == [(2, 12 * 6), (2, 8 * 6), (2, 3 * 4 * 6)]
 
 
 def test_selective_scan_in_float32_under_bf16_inputs():
@@ -104,13 +167,14 @@ def test_flipped_branch_runs_on_the_flipped_sequence_and_comes_back_in_place():
     lengths, seq_len = [6, 4, 2], 7
     real = torch.arange(seq_len) < torch.tensor(lengths).unsqueeze(1)
     x = torch.randn(3, seq_len, 16) * real.unsqueeze(-1)
-    forward, backward = block.pf_mamba(x, partial_flip_index(torch.tensor(lengths), seq_len, 2))
+    forward, backward = block.pf_mamba(x, partial_flip_index(torch.tensor(lengths), seq_len, 2), torch.tensor(lengths))
     for row, n in enumerate(lengths):
         order = list(range(n - 2))[::-1] + list(range(n - 2, seq_len))  # flipped position s holds order[s]
         flipped_output = block.mamba(x[row, order].unsqueeze(0))[0]
-        for s, t in enumerate(order):
+        for s, t in enumerate(order[:n]):
             torch.testing.assert_close(backward[row, t], flipped_output[s], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(forward, block.mamba(x))
+    torch.testing.assert_close(forward[real], block.mamba(x)[real])
+    assert torch.all(forward[~real] == 0) and torch.all(backward[~real] == 0)  # after each row's length
 
 
 def test_mamba_block_is_causal():
@@ -143,6 +207,26 @@ def test_gradients_reach_every_parameter(share_mamba):
         assert parameter.grad is not None, name
         assert torch.isfinite(parameter.grad).all(), name
         assert parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("chunk_size", [sigma.CHUNK_SIZE, 5])  # 5: several chunks in a row of 12
+def test_model_forward_and_backward_are_the_same_with_the_loop_and_the_parallel_scan(dtype, tolerance, chunk_size,
+                                                                                   monkeypatch):
+    """The whole model, training mode (dropout drawn from the same seed), rows of every length."""
+    sequences, lengths = right_padded([12, 11, 7, 5, 1], 12)
+    targets = torch.tensor([3, 7, 11, 20, 5])
+    results = []
+    for chunk_size in (None, chunk_size):
+        monkeypatch.setattr(sigma, "scan", functools.partial(sigma.selective_scan, chunk_size=chunk_size))
+        model = perturb(make_model(n_layers=2)).to(dtype)
+        torch.manual_seed(3)
+        hidden = model(sequences)
+        full_softmax_loss(hidden[torch.arange(5), lengths - 1], targets, model.item_embeddings()).backward()
+        results.append([hidden] + [p.grad for p in model.parameters()])
+    for loop, chunked in zip(*results):
+        scale = loop.abs().max()
+        torch.testing.assert_close(chunked / scale, loop / scale, rtol=tolerance, atol=tolerance)
 
 
 def perturb(model):

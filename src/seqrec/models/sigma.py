@@ -57,15 +57,19 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 
-_CHUNK_ELEMENTS = 2 ** 16  # batch rows per scan call: rows * D * N <= this (a [rows, D, N] state fits L2)
+CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py; 8 to 32 are within noise)
+# State elements in one block of rows of the parallel scan ([positions, rows, N, D] per work tensor, four in
+# the backward): on a CPU about one row at max_len 200, whose work tensors stay in the caches (twice that is
+# ~1.5x slower); on a GPU a few large blocks, memory bounded at 4 x 512 MiB in float32.
+_BLOCK_ELEMENTS = {"cpu": 2 ** 20}
+_DEVICE_BLOCK_ELEMENTS = 2 ** 27
+_LOOP_ROW_ELEMENTS = 2 ** 16  # the loop: batch rows per call, rows * D * N <= this (a [rows, D, N] state fits L2)
 
 
-class _Recurrence(torch.autograd.Function):
-    """The scan's recurrence with a hand-written backward, time-major: delta, du [L, b, D], A [D, N],
-    B, C [L, b, N] -> y [L, b, D], where h_t = exp(delta_t A) h_{t-1} + du_t B_t and y_t = C_t h_t.
-
-    Autograd through a Python loop records several graph nodes per step and gives each of them a
-    full-size gradient; this keeps only the states (over 10x faster on a CPU).
+class _LoopRecurrence(torch.autograd.Function):
+    """The scan's recurrence step by step with a hand-written backward, time-major: delta, du [L, b, D],
+    A [D, N], B, C [L, b, N] -> y [L, b, D], where h_t = exp(delta_t A) h_{t-1} + du_t B_t and
+    y_t = C_t h_t. The reference of the parallel form (tests, benchmarks/scan.py); it keeps every state.
     """
 
     @staticmethod
@@ -102,14 +106,163 @@ class _Recurrence(torch.autograd.Function):
         return grad_delta, grad_du, grad_A, grad_B, grad_C
 
 
+def _loop_recurrence(delta, du, A, B, C):
+    """[b, D, L] / [b, N, L] -> y [b, D, L] with the loop, in blocks of rows whose state fits the L2 cache."""
+    rows = max(1, _LOOP_ROW_ELEMENTS // A.numel()) if delta.device.type == "cpu" else len(delta)
+    return torch.cat([_LoopRecurrence.apply(_time_major(d_), _time_major(du_), A, _time_major(b_), _time_major(c_))
+                      for d_, du_, b_, c_ in zip(*(x.split(rows) for x in (delta, du, B, C)))],
+                     dim=1).permute(1, 2, 0)
+
+
+def _time_major(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(2, 0, 1).contiguous()
+
+
+class _ChunkedRecurrence(torch.autograd.Function):
+    """The same recurrence in parallel form: delta, du [b, D, L], A [D, N], B, C [b, N, L] -> y [b, D, L].
+
+    The positions are cut into chunks of T. Every chunk runs the recurrence from a zero state, all chunks
+    of a block of rows at once (T steps), and keeps the running product of its decays; the state entering
+    each chunk then follows from a recurrence over the chunks' last states (L / T steps) and is added to
+    every state of the chunk times that product. Only products of decays and sums occur (no division by
+    a cumulative decay, which underflows), so this is as exact as the loop. States are [T, chunks, rows,
+    N, D] (D innermost: the contractions with B and C are vector-matrix products). No state is kept for
+    the backward: it recomputes them block by block and runs the same two-level scan backwards in time
+    for d loss / d h, so memory stays at four work tensors of one block.
+
+    Rows are processed in blocks of at most `_BLOCK_ELEMENTS` states. Given `lengths` (a list: CPU only),
+    rows are sorted by length and each block is cut to its longest row: positions after it are not
+    computed and come out as zero.
+    """
+
+    @staticmethod
+    def forward(ctx, delta, du, A, B, C, lengths, chunk_size):
+        ctx.save_for_backward(delta, du, A, B, C)
+        ctx.lengths, ctx.chunk_size = lengths, chunk_size
+        y = torch.zeros_like(delta)
+        A_t = A.T.contiguous()
+        for rows, length, chunk, work in _row_blocks(delta, A, lengths, chunk_size, n_work=2):
+            d, x, b, c = (_chunk_positions(t[rows, :, :length], chunk) for t in (delta, du, B, C))
+            decay, states = (w.view(*d.shape[:-1], *A_t.shape) for w in work)
+            _chunk_states(d, x, A_t, b, decay, states, decay)
+            y[rows, :, :length] = _unchunk_positions(_contract_state(c, states), length)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        delta, du, A, B, C = ctx.saved_tensors
+        grad_delta, grad_du, grad_B, grad_C = (torch.zeros_like(t) for t in (delta, du, B, C))
+        A_t = A.T.contiguous()
+        grad_A_t = torch.zeros_like(A_t)
+        for rows, length, chunk, work in _row_blocks(delta, A, ctx.lengths, ctx.chunk_size, n_work=4):
+            d, x, b, c, g = (_chunk_positions(t[rows, :, :length], chunk) for t in (delta, du, B, C, grad_y))
+            decay, states, grad_h, scratch = (w.view(*d.shape[:-1], *A_t.shape) for w in work)
+            entering = _chunk_states(d, x, A_t, b, decay, states, scratch)
+            grad_C[rows, :, :length] = _unchunk_positions(
+                torch.mul(states, g.unsqueeze(-2), out=scratch).sum(-1), length)
+            # d loss / d h_t = C_t grad_y_t + decay_{t+1} d loss / d h_{t+1}: the two-level scan, backwards.
+            torch.mul(c.unsqueeze(-1), g.unsqueeze(-2), out=grad_h)
+            after = scratch  # product of the decays after each position to its chunk's end
+            after[-1].fill_(1)
+            for j in range(len(d) - 2, -1, -1):
+                grad_h[j].addcmul_(decay[j + 1], grad_h[j + 1])
+                torch.mul(after[j + 1], decay[j + 1], out=after[j])
+            leaving = torch.zeros_like(grad_h[0])  # d loss / d h at each chunk's end from the chunks after it
+            for k in range(grad_h.shape[1] - 1, 0, -1):
+                torch.mul(decay[0, k], torch.addcmul(grad_h[0, k], after[0, k], leaving[k]), out=leaving[k - 1])
+            grad_h.addcmul_(after, leaving)
+            grad_du[rows, :, :length] = _unchunk_positions(_contract_state(b, grad_h), length)
+            grad_B[rows, :, :length] = _unchunk_positions(
+                torch.mul(grad_h, x.unsqueeze(-2), out=scratch).sum(-1), length)
+            # d loss / d (delta_t A) = d loss / d h_t * decay_t * h_{t-1}
+            grad_exponent = scratch
+            torch.mul(decay[1:], states[:-1], out=grad_exponent[1:])
+            torch.mul(decay[0], entering, out=grad_exponent[0])
+            grad_exponent.mul_(grad_h)
+            grad_delta[rows, :, :length] = _unchunk_positions(
+                torch.mul(grad_exponent, A_t, out=states).sum(-2), length)
+            grad_A_t += torch.mul(grad_exponent, d.unsqueeze(-2), out=states).sum((0, 1, 2))
+        return grad_delta, grad_du, grad_A_t.T, grad_B, grad_C, None, None
+
+
+def _row_blocks(delta: torch.Tensor, A: torch.Tensor, lengths: list[int] | None, chunk_size: int, n_work: int):
+    """(row index, length, chunk size, work tensors) per block of rows; one work allocation serves all blocks.
+
+    A block holds at most `_BLOCK_ELEMENTS` states (at least one row); with `lengths`, rows go by
+    decreasing length and each block is cut to its longest row (rows of length 0 are skipped)."""
+    batch, _, full = delta.shape
+    budget = _BLOCK_ELEMENTS.get(delta.device.type, _DEVICE_BLOCK_ELEMENTS) // A.numel()  # positions x rows
+    if lengths is None:
+        order, lengths = torch.arange(batch, device=delta.device), [full] * batch
+    else:
+        order = torch.tensor(lengths).argsort(descending=True, stable=True)
+        lengths = [lengths[i] for i in order.tolist()]
+        order = order.to(delta.device)
+    blocks, start = [], 0
+    while start < batch and lengths[start] > 0:
+        length = lengths[start]
+        chunk = min(chunk_size, length)
+        padded = -(-length // chunk) * chunk
+        stop = min(batch, start + max(1, budget // padded))
+        blocks.append((start, stop, length, chunk, (stop - start) * padded * A.numel()))
+        start = stop
+    work = delta.new_empty(n_work, max((size for *_, size in blocks), default=0))
+    for start, stop, length, chunk, size in blocks:
+        yield order[start:stop], length, chunk, work[:, :size]
+
+
+def _chunk_positions(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """[rows, K, L] -> [T, L / T, rows, K], zero-padded to whole chunks: a zero delta and input keep the state."""
+    rows, k, length = x.shape
+    chunks = -(-length // chunk_size)
+    x = F.pad(x, (0, chunks * chunk_size - length))
+    return x.view(rows, k, chunks, chunk_size).permute(3, 2, 0, 1).contiguous()
+
+
+def _unchunk_positions(x: torch.Tensor, length: int) -> torch.Tensor:
+    chunk_size, chunks, rows, k = x.shape
+    return x.permute(2, 3, 1, 0).reshape(rows, k, chunks * chunk_size)[..., :length]
+
+
+def _contract_state(vector: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """[..., N] and [..., N, D] -> [..., D]: sum over the state dimension."""
+    *batch, n, d = states.shape
+    return torch.bmm(vector.reshape(-1, 1, n), states.view(-1, n, d)).view(*batch, d)
+
+
+def _chunk_states(d, x, A_t, b, decay, states, since_start):
+    """Every state of every chunk, in place: decay = exp(delta A), states = h, since_start = product of the
+    decays from the chunk's start (may be `decay` itself). d, x [T, chunks, rows, D]; b [T, chunks, rows, N];
+    A_t [N, D]. Returns the state entering each chunk [chunks, rows, N, D]."""
+    torch.mul(d.unsqueeze(-2), A_t, out=decay)
+    # exp is ~30x slower for results below the smallest normal float; such decays are zero to float precision.
+    decay.clamp_min_(math.log(torch.finfo(decay.dtype).tiny)).exp_()
+    torch.mul(b.unsqueeze(-1), x.unsqueeze(-2), out=states)
+    if since_start is not decay:
+        since_start[0] = decay[0]
+    for j in range(1, len(d)):
+        states[j].addcmul_(decay[j], states[j - 1])
+        torch.mul(since_start[j - 1], decay[j], out=since_start[j])
+    entering = torch.zeros_like(states[0])
+    for k in range(1, states.shape[1]):
+        torch.addcmul(states[-1, k - 1], since_start[-1, k - 1], entering[k - 1], out=entering[k])
+    states.addcmul_(since_start, entering)
+    return entering
+
+
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                    D: torch.Tensor | None = None, z: torch.Tensor | None = None,
-                   delta_bias: torch.Tensor | None = None, delta_softplus: bool = False) -> torch.Tensor:
+                   delta_bias: torch.Tensor | None = None, delta_softplus: bool = False,
+                   lengths: torch.Tensor | None = None, chunk_size: int | None = CHUNK_SIZE) -> torch.Tensor:
     """The selective scan of Mamba with mamba_ssm's `selective_scan_fn` layout, in PyTorch.
 
     u, delta, z [batch, D, L]; A [D, N]; B, C [batch, N, L]; D, delta_bias [D] -> [batch, D, L].
     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t, y_t = C_t h_t + D u_t, times SiLU(z_t).
-    Computed in float32 at least (float64 stays float64), autocast off; returned in u's dtype.
+    lengths [batch]: each right-padded row's real positions; the output after them is zero (on a CPU
+    not even computed). chunk_size: positions per chunk of the parallel form; None runs the step-by-step
+    loop instead (the reference). Computed in float32 at least (float64 stays float64), autocast off;
+    returned in u's dtype.
     """
     dtype = u.dtype
     compute = torch.promote_types(dtype, torch.float32)
@@ -119,21 +272,25 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
             delta = delta + delta_bias.to(compute).unsqueeze(-1)
         if delta_softplus:
             delta = F.softplus(delta)
-        # On a CPU, batch rows in chunks whose state stays in the L2 cache (~15% faster); on a GPU
-        # one chunk, since every chunk costs kernel launches at each time step.
-        rows = max(1, _CHUNK_ELEMENTS // A.numel()) if u.device.type == "cpu" else len(u)
-        chunks = zip(*(x.split(rows) for x in (delta, delta * u, B, C)))
-        y = torch.cat([_Recurrence.apply(_time_major(d_), _time_major(du_), A, _time_major(b_), _time_major(c_))
-                       for d_, du_, b_, c_ in chunks], dim=1).permute(1, 2, 0)
+        if chunk_size is None:
+            y = _loop_recurrence(delta, delta * u, A, B, C)
+        else:
+            # Reading the lengths on a GPU would wait for it: there rows stay whole and are masked below.
+            row_lengths = lengths.tolist() if lengths is not None and u.device.type == "cpu" else None
+            y = _ChunkedRecurrence.apply(delta, delta * u, A, B.contiguous(), C.contiguous(), row_lengths,
+                                         chunk_size)
         if D is not None:
             y = y + u * D.to(compute).unsqueeze(-1)
         if z is not None:
             y = y * F.silu(z.to(compute))
+        if lengths is not None:
+            y = _zero_after(y, lengths)
     return y.to(dtype)
 
 
-def _time_major(x: torch.Tensor) -> torch.Tensor:
-    return x.permute(2, 0, 1).contiguous()
+def _zero_after(y: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """[batch, D, L] with the positions at or after each row's length set to zero."""
+    return y * (torch.arange(y.shape[-1], device=y.device) < lengths.unsqueeze(1)).unsqueeze(1)
 
 
 def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
@@ -166,16 +323,17 @@ def _mamba_kernel():
     return selective_scan_fn
 
 
-def scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False) -> torch.Tensor:
+def scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, lengths=None) -> torch.Tensor:
     """The fused mamba-ssm kernel for CUDA tensors when it is installed, else `selective_scan`."""
     kernel = _mamba_kernel() if u.is_cuda else None
     if kernel is None:
-        return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+        return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, lengths)
     # The kernel wants u, delta, B, C, z in one dtype (autocast may leave them mixed) and B, C contiguous.
     delta, B, C = delta.to(u.dtype), B.to(u.dtype).contiguous(), C.to(u.dtype).contiguous()
     z = None if z is None else z.to(u.dtype)
-    return kernel(u, delta, A.float(), B, C, None if D is None else D.float(), z,
-                  None if delta_bias is None else delta_bias.float(), delta_softplus)
+    y = kernel(u, delta, A.float(), B, C, None if D is None else D.float(), z,
+               None if delta_bias is None else delta_bias.float(), delta_softplus)
+    return y if lengths is None else _zero_after(y, lengths)
 
 
 class Mamba(nn.Module):
@@ -194,14 +352,16 @@ class Mamba(nn.Module):
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        """[batch, L, d_model] -> [batch, L, d_model]; position t depends only on positions <= t."""
+    def forward(self, hidden: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """[batch, L, d_model] -> [batch, L, d_model]; position t depends only on positions <= t.
+
+        lengths [batch]: real positions of each right-padded row; the output after them is zero."""
         x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # [batch, d_inner, L] each
         x = F.silu(self.conv1d(F.pad(x, (self.conv1d.kernel_size[0] - 1, 0))))  # left padding: causal
         dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dt @ self.dt_proj.weight.T).transpose(1, 2)  # the bias is added inside the scan
         y = scan(x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2), self.D,
-                 z=z, delta_bias=self.dt_proj.bias, delta_softplus=True)
+                 z=z, delta_bias=self.dt_proj.bias, delta_softplus=True, lengths=lengths)
         return self.out_proj(y.transpose(1, 2))
 
 
@@ -242,17 +402,19 @@ class GMambaBlock(nn.Module):
         h = dense(x) + x
         return self.gate_dropout(self.gate_silu(F.silu(h)) + self.gate_sigmoid(torch.sigmoid(h)))
 
-    def pf_mamba(self, x: torch.Tensor, flip_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both directions' outputs, the flipped one back in the original positions."""
+    def pf_mamba(self, x: torch.Tensor, flip_index: torch.Tensor,
+                 lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both directions' outputs (zero after each row's length), the flipped one back in the original
+        positions."""
         flipped = _gather_positions(x, flip_index)
-        if self.mamba_flipped is None:  # one call on both directions: half the scan loops
-            forward, backward = self.mamba(torch.cat([x, flipped])).chunk(2)
+        if self.mamba_flipped is None:  # one call on both directions: half the scan calls
+            forward, backward = self.mamba(torch.cat([x, flipped]), lengths.repeat(2)).chunk(2)
         else:
-            forward, backward = self.mamba(x), self.mamba_flipped(flipped)
+            forward, backward = self.mamba(x, lengths), self.mamba_flipped(flipped, lengths)
         return forward, _gather_positions(backward, flip_index)
 
-    def forward(self, x: torch.Tensor, flip_index: torch.Tensor) -> torch.Tensor:
-        forward, backward = self.pf_mamba(x, flip_index)
+    def forward(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        forward, backward = self.pf_mamba(x, flip_index, lengths)
         # The gate is position-wise, so gating the flipped branch after putting it back in the
         # original order equals gating it in flipped order from the flipped input.
         forward = forward * self.ds_gate(x, self.dense) + forward
@@ -283,8 +445,8 @@ class SIGMALayer(nn.Module):
         self.norm = nn.LayerNorm(d_model, eps=1e-12)
         self.ffn = FeedForward(d_model, dropout)
 
-    def forward(self, x: torch.Tensor, flip_index: torch.Tensor) -> torch.Tensor:
-        h = self.dropout(self.block(x, flip_index))
+    def forward(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h = self.dropout(self.block(x, flip_index, lengths))
         return self.ffn(self.norm(h + x if self.residual else h))
 
 
@@ -317,10 +479,11 @@ class SIGMA(nn.Module):
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """sequences [B, L] of item ids (0 = padding, right-padded) -> hidden states [B, L, d]."""
         real = sequences.ne(0).unsqueeze(-1)
-        flip_index = partial_flip_index(sequences.ne(0).sum(1), sequences.shape[1], self.n_unflipped)
+        lengths = sequences.ne(0).sum(1)
+        flip_index = partial_flip_index(lengths, sequences.shape[1], self.n_unflipped)
         x = self.norm(self.dropout(self.item_embedding(sequences))) * real
         for layer in self.layers:
-            x = layer(x, flip_index) * real
+            x = layer(x, flip_index, lengths) * real
         return x
 
     def item_embeddings(self) -> torch.Tensor:
