@@ -24,6 +24,7 @@ from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 PAPER = ROOT / "config" / "paper.yaml"
+ACCOUNT = "proj_42"
 JOB = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
 
 
@@ -32,7 +33,9 @@ def planned_jobs(profile, workdir):
     # shows the threads the jobs are submitted with.
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
                "--workflow-profile", str(profile), "--configfile", str(PAPER), "-n", "--cores", "64"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # The account comes from SBATCH_ACCOUNT, as for sbatch.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "SBATCH_ACCOUNT": ACCOUNT})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = []
     for rule, body in JOB.findall(result.stdout):
@@ -91,6 +94,10 @@ def test_evaluations_and_texts_hold_no_gpu(jobs):
             (0, 8000, 60, threads), job
     holding = {job.name for job in jobs if job.resources.get("gpu", 0)}
     assert holding == {"train", "train_ablation"}
+
+
+def test_every_job_is_submitted_under_the_account_of_sbatch_account(jobs):
+    assert {job.resources.get("slurm_account") for job in jobs} == {ACCOUNT}
 
 
 def test_fetch_jobs_are_planned_for_the_absent_datasets(jobs):
