@@ -6,8 +6,10 @@
 Prints: training positions per second (generic and dynamic), evaluation users per second, the time
 of the weighting section (EMA update + weight gather) as a share of the dynamic step, and the ratio
 of dynamic to generic step time (steps interleaved to cancel drift). Then, for every method, the
-median training step, the time of one epoch (steps per epoch x median step, from `--steps` steps
-after a warm-up) and the time of the full-ranking test evaluation.
+mean training step, the time of one epoch (batches per epoch x mean step, from `--steps` steps
+after a warm-up) and the time of the full-ranking test evaluation. The steps are the first `--steps`
+batches of a training epoch (batches of similar length, each cut to its longest sequence, in random
+order: a random sample of the epoch's batches).
 """
 
 from __future__ import annotations
@@ -74,10 +76,9 @@ def main() -> None:
     print(f"device: {device}, threads: {torch.get_num_threads()}, max_len {args.max_len}, batch {args.batch_size}")
 
     trainers = {m: Trainer(interactions, items, domains, m, "synthetic", config, device) for m in ("generic", "dynamic")}
-    generator = torch.Generator().manual_seed(0)
-    batches = [torch.randperm(len(trainers["generic"].inputs), generator=generator)[: args.batch_size].to(device)
-               for _ in range(args.steps)]
-    positions = [int(trainers["generic"].targets[b].ne(0).sum()) for b in batches]
+    epoch = trainers["generic"].epoch_batches()
+    batches = epoch[: args.steps]
+    positions = [int(trainers["generic"].targets[rows, :width].ne(0).sum()) for rows, width in batches]
     for trainer in trainers.values():  # warm-up
         for batch in batches[:3]:
             trainer.train_step(batch, SectionTimer(device))
@@ -92,7 +93,7 @@ def main() -> None:
             step_seconds[method].append(time.perf_counter() - start)
     for method, seconds in step_seconds.items():
         print(f"train {method}: {sum(positions) / sum(seconds):,.0f} positions/s "
-              f"(median step {1000 * np.median(seconds):.1f} ms)")
+              f"(mean step {1000 * np.mean(seconds):.1f} ms)")
     dynamic_total = sum(step_seconds["dynamic"])
     print(f"weighting section: {1000 * weighting_timer.total() / args.steps:.3f} ms/step = "
           f"{100 * weighting_timer.total() / dynamic_total:.3f}% of the dynamic step time")
@@ -113,7 +114,7 @@ def main() -> None:
     for method in args.methods:
         seed_everything(0)
         trainer = Trainer(interactions, items, domains, method, "synthetic", config, device, item_text)
-        per_epoch = len(trainer.inputs) // args.batch_size + (len(trainer.inputs) % args.batch_size > 0)
+        per_epoch = len(epoch)
         if trainer.fitted:
             step = 0.0
         else:
@@ -126,7 +127,7 @@ def main() -> None:
                 trainer.train_step(batch, SectionTimer(device))
                 synchronize(device)
                 seconds.append(time.perf_counter() - start)
-            step = float(np.median(seconds))
+            step = float(np.mean(seconds))
         evaluate = evaluation_seconds(trainer.model, cases, config, device)
         print(f"{method:<22}{1000 * step:>10.1f}{per_epoch * step:>11.1f}{evaluate:>14.2f}", flush=True)
 
