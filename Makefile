@@ -3,7 +3,8 @@
 #   make test   the test suite
 # Both create .venv on first use from requirements.lock: every package at one version, then the
 # package itself (editable, without resolving anything again).
-#   make lock   rewrites requirements.lock from pyproject.toml (after changing a pin there)
+#   make lock   rewrites requirements.lock from pyproject.toml (after changing a pin there), and
+#               the conda envs' pins from it
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -36,6 +37,7 @@ lock:
 	$(VENV)/pip-tools/bin/pip-compile --quiet --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 		--extra notebooks --extra workflow --extra slurm --extra test --output-file requirements.lock pyproject.toml
 	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' requirements.lock
+	$(PYTHON) envs/write_pins.py
 
 clean:
 	rm -rf results .snakemake

@@ -3,6 +3,7 @@ pinning the same packages at its versions; each conda env provides what its rule
 
 import ast
 import importlib.metadata
+import importlib.util
 import json
 import re
 import sys
@@ -14,6 +15,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 GPU_ONLY_EXTRAS = {"cuda"}  # built against a CUDA toolkit: in no environment file
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)$")
+_spec = importlib.util.spec_from_file_location("write_pins", ROOT / "envs" / "write_pins.py")
+write_pins = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(write_pins)
 
 
 def normalise(name):
@@ -59,7 +63,7 @@ def locked_pins():
 def test_every_environment_agrees_with_pyproject():
     declared = declared_pins()
     for path in sorted((ROOT / "envs").glob("*.yaml")):
-        for name, version in conda_pins(path).items():
+        for name, version in write_pins.direct_pins(path.read_text()).items():
             assert declared.get(name) == version, f"{path.name}: {name}=={version} but pyproject.toml has {declared.get(name)}"
     assert conda_pip(ROOT / "environment.yml") == ["-r requirements.lock"], "environment.yml installs the lock"
 
@@ -73,6 +77,16 @@ def test_the_lock_holds_every_pin_at_its_version():
     assert locked["torch"] == "2.13.0"
     for extra in GPU_ONLY_EXTRAS:
         assert not set(pins(project()["optional-dependencies"][extra])) & set(locked), f"the {extra} extra is locked"
+
+
+def test_each_conda_env_pins_everything_at_the_versions_of_the_lock():
+    versions, needed_by = write_pins.read_lock()
+    for path in sorted((ROOT / "envs").glob("*.yaml")):
+        pinned = conda_pins(path)
+        for name, version in pinned.items():
+            assert versions.get(name) == version, f"{path.name}: {name}=={version}, the lock has {versions.get(name)}"
+        missing = write_pins.dependencies(set(write_pins.direct_pins(path.read_text())), needed_by) - set(pinned)
+        assert not missing, f"{path.name} leaves {sorted(missing)} unpinned: run `make lock`"
 
 
 def test_the_environment_is_the_lock():
@@ -160,7 +174,7 @@ def test_each_conda_env_provides_what_its_rules_import():
                 continue
             code = rule_code(rule)
             assert code, f"{rules.name}: a rule with a conda env runs neither a seqrec step nor a notebook"
-            provided = conda_pins(ROOT / env.group(1))
+            provided = write_pins.direct_pins((ROOT / env.group(1)).read_text())
             for distribution, module in third_party_imports(code).items():
                 assert distribution in provided, (f"{env.group(1)} lacks {distribution}, which {rules.name} imports "
                                                   f"(module {module}): pin it there as in pyproject.toml")
