@@ -127,7 +127,7 @@ def test_trainings_are_resubmitted_with_more_time_and_light_jobs_stay_local():
             assert rules[name]._restart_times >= 1, f"{name} is not resubmitted when killed"
         assert workflow.globals["training_runtime"]("generic", 2) == 2 * workflow.globals["training_runtime"]("generic", 1)
         local = {name for name, rule in rules.items() if name in workflow._localrules or rule.norun}
-        assert {"aggregate", "aggregate_ablations", "notebook", "all"} <= local
+        assert {"verify_raw", "aggregate", "aggregate_ablations", "notebook", "all"} <= local
         assert not local & {"train", "train_ablation", "evaluate", "evaluate_ablation", "item_text", "prepare"}
 
 

@@ -73,9 +73,10 @@ def training_runtime(method, attempt):
     return (60 if get_method(method).fitted else 720) * attempt
 
 
-# Light jobs run where Snakemake runs, never queued: tables and notebooks.
+# Light jobs run where Snakemake runs, never queued: checksums, tables and notebooks.
 localrules:
     synthesize,
+    verify_raw,
     aggregate,
     aggregate_ablations,
     notebook,
