@@ -128,6 +128,8 @@ def test_trainings_are_resubmitted_with_more_time_and_light_jobs_stay_local():
         assert workflow.globals["training_runtime"]("generic", 2) == 2 * workflow.globals["training_runtime"]("generic", 1)
         local = {name for name, rule in rules.items() if name in workflow._localrules or rule.norun}
         assert {"verify_raw", "aggregate", "aggregate_ablations", "notebook", "all"} <= local
+        fetches = {name for name in rules if name.startswith("fetch_")}
+        assert len(fetches) == 4 and fetches <= local  # downloads need the login node's network
         assert not local & {"train", "train_ablation", "evaluate", "evaluate_ablation", "item_text", "prepare"}
 
 

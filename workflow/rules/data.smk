@@ -25,6 +25,8 @@ for _dataset in [d for d in config["datasets"] if d != "synthetic"]:
         # (where a user may also place it; verified and kept), and extracts them from it.
         name:
             f"fetch_{_dataset.replace('-', '_')}"
+        # Downloads run where Snakemake runs: cluster compute nodes often have no network.
+        localrule: True
         output:
             [raw_path(_dataset, member) for member in fetched_raw_files(_dataset)],
         params:
