@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from seqrec import __version__
 from seqrec.config import ConfigError, load_config, validate_config
 from seqrec.io import DISK_FULL, InputError, OutputError, disk_full
 
@@ -106,44 +107,61 @@ def _notebook(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m seqrec", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"seqrec {__version__}")
     steps = parser.add_subparsers(dest="step", required=True)
 
-    def step(name: str, func, help: str, *, dataset: bool = True) -> argparse.ArgumentParser:
-        sub = steps.add_parser(name, help=help)
+    def step(name: str, func, help: str, *, dataset: bool = True, out: str = "output folder") -> argparse.ArgumentParser:
+        sub = steps.add_parser(name, help=help, description=help)
         sub.set_defaults(func=func)
         sub.add_argument("--config", help="YAML file or inline JSON (default: all defaults)")
         if dataset:
-            sub.add_argument("--dataset", required=True)
-        sub.add_argument("--out", type=Path, required=True, help="output folder")
+            sub.add_argument("--dataset", required=True, help="dataset name, e.g. movielens-1m (see the config schema)")
+        sub.add_argument("--out", type=Path, required=True, help=out)
         return sub
 
-    step("synthesize", _synthesize, "generate the embedded synthetic dataset's raw files", dataset=False)
-    sub = step("fetch", _fetch, "download (or reuse) and extract the raw files of a dataset that are missing")
+    def folder(sub: argparse.ArgumentParser, name: str, help: str) -> None:
+        sub.add_argument(name, type=Path, required=True, help=help)
+
+    def threads(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--threads", type=int, default=1, help="CPU threads (the rule's threads; default 1)")
+
+    data = "the prepared tables' folder, results/{dataset}/data"
+    sparsity = "the sparsity tables' folder, results/{dataset}/sparsity"
+    raw = "the dataset's raw files, resources/raw/{dataset}"
+    step("synthesize", _synthesize, "generate the embedded synthetic dataset's raw files", dataset=False,
+         out="resources/raw/synthetic")
+    sub = step("fetch", _fetch, "download (or reuse) and extract the raw files of a dataset that are missing",
+               out="the root of the raw folders, resources/raw")
     sub.add_argument("--archives", type=Path, default=Path("resources/archives"), help="where archives are kept")
-    sub = step("verify", _verify, "check a dataset's raw files against every known checksum; write the record")
-    sub.add_argument("--raw", type=Path, required=True, help="resources/raw/{dataset}")
-    sub = step("prepare", _prepare, "k-core filter, split and write the canonical tables")
-    sub.add_argument("--raw", type=Path, required=True, help="resources/raw/{dataset}")
-    sub = step("sparsity", _sparsity, "domain statistics, power users and weights")
-    sub.add_argument("--data", type=Path, required=True)
-    sub = step("text", _text, "encode every item's text (title, domains) with the frozen sentence encoder")
-    sub.add_argument("--data", type=Path, required=True)
-    sub.add_argument("--threads", type=int, default=1)
-    sub = step("train", _train, "train one (dataset, method, seed)")
-    sub.add_argument("--method", required=True)
-    sub.add_argument("--seed", type=int, required=True)
-    for name in ("--data", "--sparsity"):
-        sub.add_argument(name, type=Path, required=True)
+    sub = step("verify", _verify, "check a dataset's raw files against every known checksum; write the record",
+               out="the record to write, results/{dataset}/data/raw_verified.json")
+    folder(sub, "--raw", raw)
+    sub = step("prepare", _prepare, "k-core filter, split and write the canonical tables", out=data)
+    folder(sub, "--raw", raw)
+    sub = step("sparsity", _sparsity, "domain statistics, power users and weights", out=sparsity)
+    folder(sub, "--data", data)
+    sub = step("text", _text, "encode every item's text (title, domains) with the frozen sentence encoder",
+               out="the embeddings file to write, results/{dataset}/text/item_embeddings.parquet")
+    folder(sub, "--data", data)
+    threads(sub)
+    sub = step("train", _train, "train one (dataset, method, seed)", out="the run folder, results/{dataset}/runs/{method}/seed{seed}")
+    sub.add_argument("--method", required=True, help="method name, e.g. dynamic or sigma+dynamic (see the config schema)")
+    sub.add_argument("--seed", type=int, required=True, help="random seed of the run")
+    folder(sub, "--data", data)
+    folder(sub, "--sparsity", sparsity)
     sub.add_argument("--text", type=Path, help="item text embeddings (the text step's output), for CALRec")
-    sub.add_argument("--threads", type=int, default=1)
-    sub = step("evaluate", _evaluate, "full-ranking test evaluation of one trained run")
-    for name in ("--data", "--sparsity", "--run"):
-        sub.add_argument(name, type=Path, required=True)
-    sub.add_argument("--threads", type=int, default=1)
-    sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables")
+    threads(sub)
+    sub = step("evaluate", _evaluate, "full-ranking test evaluation of one trained run",
+               out="the evaluation folder, results/{dataset}/eval/{method}/seed{seed}")
+    folder(sub, "--data", data)
+    folder(sub, "--sparsity", sparsity)
+    folder(sub, "--run", "the train step's run folder (its model.pt)")
+    threads(sub)
+    sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables",
+               out="the tables folder, results/tables/{dataset}")
     sub.add_argument("--per-case", nargs="+", required=True, help=".../eval/{method}/seed{seed}/per_case.parquet files")
     sub = step("notebook", _notebook, "execute a notebook template with papermill and render it to HTML beside it",
-               dataset=False)
+               dataset=False, out="the executed notebook, results/notebooks/{name}.ipynb (the HTML goes beside it)")
     sub.add_argument("--template", type=Path, required=True, help="notebooks/{name}.ipynb")
     for name in ("--figures", "--tables"):
         sub.add_argument(name, type=Path, required=True, help=f"folder the notebook writes its {name[2:]} into")
