@@ -24,3 +24,20 @@ def test_version():
     result = subprocess.run([sys.executable, "-m", "seqrec", "--version"], capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT / "src")}, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == f"seqrec {__version__}"
+
+
+def test_a_training_log_has_one_line_per_epoch_and_no_progress_bar(tiny_dataset, tmp_path):
+    """As in a job log: the output goes to a file, so no carriage-return progress bars."""
+    import json
+
+    config, data, sparsity = tiny_dataset
+    log = tmp_path / "train.log"
+    with open(log, "w") as handle:
+        subprocess.run([sys.executable, "-m", "seqrec", "train", "--config", json.dumps(config), "--dataset",
+                        "synthetic", "--method", "generic", "--seed", "1", "--data", str(data), "--sparsity",
+                        str(sparsity), "--out", str(tmp_path / "run")], stdout=handle, stderr=subprocess.STDOUT,
+                       env={"PYTHONPATH": str(ROOT / "src")}, timeout=300, check=True)
+    text = log.read_text()
+    assert "\r" not in text
+    epochs = [line for line in text.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == config["train"]["max_epochs"]

@@ -251,3 +251,11 @@ def test_extract_truncated_archive(tmp_path, make):
         extract(path, ["ml-1m/ratings.dat", "ml-1m/movies.dat"], tmp_path / "raw")
     assert str(path) in str(err.value)
     assert not (tmp_path / "raw" / "ml-1m" / "movies.dat").exists()
+
+
+def test_a_download_into_a_job_log_has_no_progress_bar(server, archive, tmp_path, capsys):
+    """A job's log is a file, not a terminal: no carriage-return progress bar lands in it."""
+    state, base = server
+    state.files["/ml-1m.zip"] = archive
+    fetch([f"{base}/ml-1m.zip"], tmp_path / "ml-1m.zip", **digests(archive), timeout=5, backoff=0)
+    assert "\r" not in capsys.readouterr().err

@@ -193,7 +193,8 @@ def _transfer(url: str, part: Path, *, timeout: float, progress: bool) -> None:
         received = offset
         with open(part, "ab" if offset else "wb") as out, tqdm(
             total=expected, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=part.name.removesuffix(".part"), file=sys.stderr, disable=not progress, leave=False,
+            desc=part.name.removesuffix(".part"), file=sys.stderr, leave=False,
+            disable=None if progress else True,  # None: a bar on a terminal only, none in a job log
         ) as bar:
             while True:
                 try:

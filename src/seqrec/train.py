@@ -127,7 +127,9 @@ class Trainer:
         self.model.train()
         batches = self.epoch_batches()
         total = torch.zeros((), device=self.device)
-        for batch in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=5):
+        # disable=None: a progress bar on a terminal only; a job log keeps one line per epoch.
+        for batch in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=5,
+                          disable=None):
             total += self.train_step(batch, weighting_timer)
         return total.item() / len(batches)
 
