@@ -27,8 +27,8 @@ include: "workflow/rules/notebooks.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand("results/tables/{dataset}/lift.csv", dataset=config["datasets"]),
         expand("results/{dataset}/ablations/tables/lift.csv", dataset=config["datasets"] if ABLATIONS else []),
         expand("results/notebooks/{name}.html", name=NOTEBOOKS),
-    default_target: True

@@ -4,13 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# Until the rules are formatted once (`snakefmt Snakefile workflow/`); then this mark must go.
-@pytest.mark.xfail(strict=True, reason="the rules are not snakefmt-formatted yet")
 def test_rules_are_snakefmt_formatted():
     result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)

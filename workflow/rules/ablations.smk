@@ -11,20 +11,20 @@ rule train_ablation:
         history="results/{dataset}/ablations/runs/{variant}/seed{seed}/history.csv",
         timing="results/{dataset}/ablations/runs/{variant}/seed{seed}/timing.json",
         weights="results/{dataset}/ablations/runs/{variant}/seed{seed}/weights.csv",
-    params:
-        config=lambda wildcards: ablation_step_config(wildcards.variant),
-        method=lambda wildcards: ABLATIONS[wildcards.variant]["method"],
-    threads: config["train"]["threads"]
-    retries: TRAINING_RETRIES
-    resources:
-        gpu=lambda wildcards: training_gpus(ABLATIONS[wildcards.variant]["method"]),
-        runtime=lambda wildcards, attempt: training_runtime(ABLATIONS[wildcards.variant]["method"], attempt),
     log:
         "results/logs/{dataset}/ablations/train/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/{dataset}/ablations/train/{variant}/seed{seed}.tsv"
+    retries: TRAINING_RETRIES
     conda:
         "../../envs/seqrec.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=lambda wildcards: training_gpus(ABLATIONS[wildcards.variant]["method"]),
+        runtime=lambda wildcards, attempt: training_runtime(ABLATIONS[wildcards.variant]["method"], attempt),
+    params:
+        config=lambda wildcards: ablation_step_config(wildcards.variant),
+        method=lambda wildcards: ABLATIONS[wildcards.variant]["method"],
     shell:
         "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
         "--method {params.method} --seed {wildcards.seed} --threads {threads} "
@@ -40,15 +40,15 @@ rule evaluate_ablation:
     output:
         metrics="results/{dataset}/ablations/eval/{variant}/seed{seed}/metrics.parquet",
         per_case="results/{dataset}/ablations/eval/{variant}/seed{seed}/per_case.parquet",
-    params:
-        config=step_config("train", "evaluate"),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=STEP_GPUS,
     log:
         "results/logs/{dataset}/ablations/evaluate/{variant}/seed{seed}.log",
     conda:
         "../../envs/seqrec.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=STEP_GPUS,
+    params:
+        config=step_config("train", "evaluate"),
     shell:
         "python -m seqrec evaluate --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
         "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
@@ -64,12 +64,12 @@ rule aggregate_ablations:
         metrics_tex="results/{dataset}/ablations/tables/metrics.tex",
         lift="results/{dataset}/ablations/tables/lift.csv",
         lift_tex="results/{dataset}/ablations/tables/lift.tex",
-    params:
-        config=step_config("evaluate", "aggregate"),
     log:
         "results/logs/{dataset}/ablations/aggregate.log",
     conda:
         "../../envs/seqrec.yaml"
+    params:
+        config=step_config("evaluate", "aggregate"),
     shell:
         "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} "
         "--per-case {input:q} --out results/{wildcards.dataset}/ablations/tables > {log} 2>&1"

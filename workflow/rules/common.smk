@@ -15,7 +15,9 @@ from seqrec.datasets import get as get_dataset, raw_files
 from seqrec.methods import get_method
 
 # Errors name what the config came from: the one config file (see the Snakefile) and any --config.
-_config_source = " + ".join([*map(str, workflow.configfiles), *(["--config"] if workflow.config_settings.config else [])])
+_config_source = " + ".join(
+    [*map(str, workflow.configfiles), *(["--config"] if workflow.config_settings.config else [])]
+)
 try:
     _validated = validate_config(config, source=_config_source or "config")
 except ConfigError as err:
@@ -39,8 +41,22 @@ except ConfigError as err:
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
 
 _schema = load_schema()["properties"]
-NOTEBOOKS = ["datasets", "sparsity", "results", "main_results", "robustness", "power_users", "overhead",
-             "convergence", "qualitative", "claims"] + (["ablations"] if ABLATIONS else []) + ["index"]
+NOTEBOOKS = (
+    [
+        "datasets",
+        "sparsity",
+        "results",
+        "main_results",
+        "robustness",
+        "power_users",
+        "overhead",
+        "convergence",
+        "qualitative",
+        "claims",
+    ]
+    + (["ablations"] if ABLATIONS else [])
+    + ["index"]
+)
 
 
 wildcard_constraints:
@@ -95,7 +111,9 @@ def ablation_step_config(variant):
 def ablation_per_case(wildcards):
     # The generic runs of the ablation seeds are the reference of every variant's lift.
     seeds = config["ablations"]["seeds"]
-    return expand("results/{dataset}/eval/generic/seed{seed}/per_case.parquet", dataset=wildcards.dataset, seed=seeds) + expand(
+    return expand(
+        "results/{dataset}/eval/generic/seed{seed}/per_case.parquet", dataset=wildcards.dataset, seed=seeds
+    ) + expand(
         "results/{dataset}/ablations/eval/{variant}/seed{seed}/per_case.parquet",
         dataset=wildcards.dataset,
         variant=list(ABLATIONS),
@@ -185,7 +203,8 @@ NOTEBOOK_INPUTS = {
         "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
         DOMAINS,
     ],
-    "claims": TABLES + [
+    "claims": TABLES
+    + [
         "results/{dataset}/runs/{method}/seed{seed}/timing.json",
         "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
     ],
@@ -200,5 +219,7 @@ def all_methods():
 def notebook_inputs(wildcards):
     if wildcards.name == "index":  # rendered last: it links every other notebook
         return expand("results/notebooks/{name}.html", name=[n for n in NOTEBOOKS if n != "index"])
-    paths = expand(NOTEBOOK_INPUTS[wildcards.name], dataset=config["datasets"], method=all_methods(), seed=config["seeds"])
+    paths = expand(
+        NOTEBOOK_INPUTS[wildcards.name], dataset=config["datasets"], method=all_methods(), seed=config["seeds"]
+    )
     return list(dict.fromkeys(paths))

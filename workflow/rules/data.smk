@@ -8,12 +8,12 @@
 rule synthesize:
     output:
         expand("resources/raw/synthetic/{name}", name=raw_files("synthetic")),
-    params:
-        config=step_config("synthetic"),
     log:
         "results/logs/synthetic/synthesize.log",
     conda:
         "../../envs/seqrec.yaml"
+    params:
+        config=step_config("synthetic"),
     shell:
         "python -m seqrec synthesize --config {params.config:q} --out resources/raw/synthetic > {log} 2>&1"
 
@@ -25,16 +25,16 @@ for _dataset in [d for d in config["datasets"] if d != "synthetic"]:
         # (where a user may also place it; verified and kept), and extracts them from it.
         name:
             f"fetch_{_dataset.replace('-', '_')}"
-        # Downloads run where Snakemake runs: cluster compute nodes often have no network.
-        localrule: True
         output:
             [raw_path(_dataset, member) for member in fetched_raw_files(_dataset)],
-        params:
-            dataset=_dataset,  # the shell command is formatted when the job runs, after the loop
         log:
             f"results/logs/{_dataset}/fetch.log",
+        # Downloads run where Snakemake runs: cluster compute nodes often have no network.
+        localrule: True
         conda:
             "../../envs/seqrec.yaml"
+        params:
+            dataset=_dataset,  # the shell command is formatted when the job runs, after the loop
         shell:
             "python -m seqrec fetch --dataset {params.dataset} --out resources/raw --archives resources/archives "
             "> {log} 2>&1"
@@ -61,12 +61,12 @@ rule prepare:
         interactions="results/{dataset}/data/interactions.parquet",
         item_table="results/{dataset}/data/items.parquet",
         summary="results/{dataset}/data/dataset.json",
-    params:
-        config=step_config("prepare"),
     log:
         "results/logs/{dataset}/prepare.log",
     conda:
         "../../envs/seqrec.yaml"
+    params:
+        config=step_config("prepare"),
     shell:
         "python -m seqrec prepare --config {params.config:q} --dataset {wildcards.dataset} "
         "--raw resources/raw/{wildcards.dataset} --out results/{wildcards.dataset}/data > {log} 2>&1"
@@ -78,15 +78,15 @@ rule item_text:
         item_table="results/{dataset}/data/items.parquet",
     output:
         "results/{dataset}/text/item_embeddings.parquet",
-    params:
-        config=step_config("text", "train"),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=STEP_GPUS,
     log:
         "results/logs/{dataset}/item_text.log",
     conda:
         "../../envs/seqrec.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=STEP_GPUS,
+    params:
+        config=step_config("text", "train"),
     shell:
         "python -m seqrec text --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
         "--data results/{wildcards.dataset}/data --out {output:q} > {log} 2>&1"

@@ -9,17 +9,17 @@ rule evaluate:
     output:
         metrics="results/{dataset}/eval/{method}/seed{seed}/metrics.parquet",
         per_case="results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
-    params:
-        config=step_config("train", "evaluate"),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=STEP_GPUS,
     log:
         "results/logs/{dataset}/evaluate/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv"
     conda:
         "../../envs/seqrec.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=STEP_GPUS,
+    params:
+        config=step_config("train", "evaluate"),
     shell:
         "python -m seqrec evaluate --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
         "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
@@ -35,12 +35,12 @@ rule aggregate:
         metrics_tex="results/tables/{dataset}/metrics.tex",
         lift="results/tables/{dataset}/lift.csv",
         lift_tex="results/tables/{dataset}/lift.tex",
-    params:
-        config=step_config("evaluate", "aggregate"),
     log:
         "results/logs/{dataset}/aggregate.log",
     conda:
         "../../envs/seqrec.yaml"
+    params:
+        config=step_config("evaluate", "aggregate"),
     shell:
         "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} "
         "--per-case {input:q} --out results/tables/{wildcards.dataset} > {log} 2>&1"

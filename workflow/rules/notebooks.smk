@@ -2,6 +2,7 @@
 # (cells tagged remove_input, the plotting helpers, show only their output there), both in the
 # package's notebook step (src/seqrec/render.py).
 
+
 rule notebook:
     input:
         notebook_inputs,
@@ -16,6 +17,10 @@ rule notebook:
             category="{name}",
         ),
         tables=directory("results/tables/{name}"),
+    log:
+        "results/logs/notebooks/{name}.log",
+    conda:
+        "../../envs/notebooks.yaml"
     params:
         settings=json.dumps(
             {
@@ -25,10 +30,6 @@ rule notebook:
                 "sparse_share_threshold": config["sparsity"]["sparse_share_threshold"],
             }
         ),
-    log:
-        "results/logs/notebooks/{name}.log",
-    conda:
-        "../../envs/notebooks.yaml"
     shell:
         "python -m seqrec notebook --template {input.template} --out {output.notebook} --figures {output.figures} "
         "--tables {output.tables} --parameters {params.settings:q} > {log} 2>&1"

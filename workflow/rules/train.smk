@@ -9,20 +9,20 @@ rule train:
         history="results/{dataset}/runs/{method}/seed{seed}/history.csv",
         timing="results/{dataset}/runs/{method}/seed{seed}/timing.json",
         weights="results/{dataset}/runs/{method}/seed{seed}/weights.csv",
-    params:
-        config=step_config("train", "sparsity", "evaluate"),
-        text=lambda wildcards, input: f"--text {input.text}" if "text" in input.keys() else "",
-    threads: config["train"]["threads"]
-    retries: TRAINING_RETRIES
-    resources:
-        gpu=lambda wildcards: training_gpus(wildcards.method),
-        runtime=lambda wildcards, attempt: training_runtime(wildcards.method, attempt),
     log:
         "results/logs/{dataset}/train/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/{dataset}/train/{method}/seed{seed}.tsv"
+    retries: TRAINING_RETRIES
     conda:
         "../../envs/seqrec.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=lambda wildcards: training_gpus(wildcards.method),
+        runtime=lambda wildcards, attempt: training_runtime(wildcards.method, attempt),
+    params:
+        config=step_config("train", "sparsity", "evaluate"),
+        text=lambda wildcards, input: f"--text {input.text}" if "text" in input.keys() else "",
     shell:
         "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
         "--method {wildcards.method} --seed {wildcards.seed} --threads {threads} {params.text} "
