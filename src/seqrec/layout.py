@@ -1,0 +1,113 @@
+"""The results layout: where every artifact of the workflow lives, spelled once.
+
+Rules, steps and notebooks all take paths from here. Each pattern names its wildcards
+(`{dataset}`, `{method}`, `{seed}`, `{variant}`, `{name}`): `Layout.path(name, **wildcards)` fills
+them (a wildcard left out stays a `{...}` placeholder, which is what a Snakemake rule wants), and
+`Layout.expand` lists every combination. The layout is relative to the workflow's working
+directory, as Snakemake's paths are; notebooks and scripts can root it elsewhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+RUN = "{dataset}/runs/{method}/seed{seed}"
+EVAL = "{dataset}/eval/{method}/seed{seed}"
+ABLATION_RUN = "{dataset}/ablations/runs/{variant}/seed{seed}"
+ABLATION_EVAL = "{dataset}/ablations/eval/{variant}/seed{seed}"
+
+# Artifact name -> path under the results folder.
+RESULTS = {
+    # data: the canonical tables (rule prepare) and the raw files' verification record
+    "raw_verified": "{dataset}/data/raw_verified.json",
+    "interactions": "{dataset}/data/interactions.parquet",
+    "items": "{dataset}/data/items.parquet",
+    "dataset_summary": "{dataset}/data/dataset.json",
+    "item_embeddings": "{dataset}/text/item_embeddings.parquet",
+    # sparsity: domain statistics and weights, power users
+    "domains": "{dataset}/sparsity/domains.parquet",
+    "domains_csv": "{dataset}/sparsity/domains.csv",
+    "power_users": "{dataset}/sparsity/power_users.parquet",
+    # one training run
+    "model": f"{RUN}/model.pt",
+    "history": f"{RUN}/history.csv",
+    "timing": f"{RUN}/timing.json",
+    "weights": f"{RUN}/weights.csv",
+    "checkpoint": f"{RUN}/checkpoint.pt",
+    # its evaluation
+    "metrics": f"{EVAL}/metrics.parquet",
+    "per_case": f"{EVAL}/per_case.parquet",
+    # aggregated over seeds, lifts over generic
+    "metrics_table": "tables/{dataset}/metrics.csv",
+    "metrics_tex": "tables/{dataset}/metrics.tex",
+    "lift_table": "tables/{dataset}/lift.csv",
+    "lift_tex": "tables/{dataset}/lift.tex",
+    # ablations: one run and evaluation per (variant, seed), aggregated against generic
+    "ablation_model": f"{ABLATION_RUN}/model.pt",
+    "ablation_history": f"{ABLATION_RUN}/history.csv",
+    "ablation_timing": f"{ABLATION_RUN}/timing.json",
+    "ablation_weights": f"{ABLATION_RUN}/weights.csv",
+    "ablation_metrics": f"{ABLATION_EVAL}/metrics.parquet",
+    "ablation_per_case": f"{ABLATION_EVAL}/per_case.parquet",
+    "ablation_metrics_table": "{dataset}/ablations/tables/metrics.csv",
+    "ablation_metrics_tex": "{dataset}/ablations/tables/metrics.tex",
+    "ablation_lift_table": "{dataset}/ablations/tables/lift.csv",
+    "ablation_lift_tex": "{dataset}/ablations/tables/lift.tex",
+    # notebooks and what they write
+    "notebook": "notebooks/{name}.ipynb",
+    "notebook_html": "notebooks/{name}.html",
+    "notebook_figures": "figures/{name}",
+    "notebook_tables": "tables/{name}",
+    # Snakemake benchmark files of the jobs
+    "train_benchmark": "benchmarks/{dataset}/train/{method}/seed{seed}.tsv",
+    "evaluate_benchmark": "benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",
+    "ablation_train_benchmark": "benchmarks/{dataset}/ablations/train/{variant}/seed{seed}.tsv",
+}
+
+# Raw files: a dataset's archive and its members as inside it (DESIGN.md, "Names").
+RESOURCES = {
+    "raw_dir": "raw/{dataset}",
+    "raw_member": "raw/{dataset}/{member}",
+    "archives": "archives",
+}
+
+
+def wildcards_of(pattern: str) -> list[str]:
+    """The wildcard names of a pattern, in order."""
+    return [field for _, field, _, _ in string.Formatter().parse(pattern) if field]
+
+
+class _KeepMissing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every artifact's path under `results` (and the raw files' under `resources`)."""
+
+    results: Path = Path("results")
+    resources: Path = Path("resources")
+
+    def path(self, name: str, **wildcards) -> Path:
+        """The path of artifact `name`; wildcards not given stay `{...}` placeholders."""
+        if name in RESULTS:
+            root, pattern = self.results, RESULTS[name]
+        elif name in RESOURCES:
+            root, pattern = self.resources, RESOURCES[name]
+        else:
+            raise KeyError(f"no artifact {name!r} in the results layout; known: {', '.join([*RESULTS, *RESOURCES])}")
+        return root / pattern.format_map(_KeepMissing({k: str(v) for k, v in wildcards.items()}))
+
+    def pattern(self, name: str) -> str:
+        """The path of `name` with every wildcard left in place, as a Snakemake rule writes it."""
+        return str(self.path(name))
+
+    def expand(self, name: str, **values) -> list[Path]:
+        """The paths of `name` for every combination of the given wildcard values (lists or scalars)."""
+        keys = list(values)
+        lists = [v if isinstance(v, (list, tuple)) else [v] for v in values.values()]
+        return [self.path(name, **dict(zip(keys, combo))) for combo in itertools.product(*lists)]
