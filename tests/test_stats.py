@@ -4,7 +4,7 @@ import pytest
 
 from seqrec.io import InputError, write_parquet
 from seqrec.metrics import case_metrics
-from seqrec.stats import LIFT_COLUMNS, SEED_COLUMNS, aggregate, lift_table, seed_table
+from seqrec.stats import LIFT_COLUMNS, SEED_COLUMNS, aggregate, holm, lift_table, seed_table
 
 KS = [10]
 
@@ -138,3 +138,22 @@ def test_aggregate_names_files_with_different_users(tmp_path):
     assert str(paths[("generic", 1)]) in str(error.value)
     assert str(paths[("fixed", 1)]) in str(error.value)
     assert not (tmp_path / "tables").exists()
+
+
+def test_holm_on_hand_computed_p_values():
+    # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.06.
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    # 0.2 * 3 = 0.6, 0.6 * 2 = 1.2 -> 1 (capped), 0.9 * 1 -> running max 1.
+    np.testing.assert_allclose(holm([0.6, 0.2, 0.9]), [1.0, 0.6, 1.0])
+    adjusted = holm([0.02, np.nan, 0.01])  # NaN is neither counted nor adjusted
+    np.testing.assert_allclose(adjusted[[0, 2]], [0.02, 0.02])
+    assert np.isnan(adjusted[1])
+    assert holm([]).shape == (0,)
+    np.testing.assert_allclose(holm([0.3]), [0.3])
+
+
+def test_holm_matches_r_p_adjust():
+    # R: p.adjust(c(0.01, 0.02, 0.03, 0.04, 0.05), "holm") gives 0.05 0.08 0.09 0.09 0.09, and
+    # p.adjust(c(0.001, 0.5, 0.02, 0.04), "holm") gives 0.004 0.5 0.06 0.08.
+    np.testing.assert_allclose(holm([0.01, 0.02, 0.03, 0.04, 0.05]), [0.05, 0.08, 0.09, 0.09, 0.09])
+    np.testing.assert_allclose(holm([0.001, 0.5, 0.02, 0.04]), [0.004, 0.5, 0.06, 0.08])

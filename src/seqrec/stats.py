@@ -32,6 +32,24 @@ HEADLINE_K = 10
 # Resampled cases drawn at once by the bootstrap: bounds its memory (~100 MB) on large datasets.
 BOOTSTRAP_BLOCK = 1 << 22
 METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG"}
+# Significance level of the paired tests, after Holm's correction across a family of domains.
+ALPHA = 0.05
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values, in the given order; NaN stays NaN and is not counted.
+
+    The i-th smallest of m p-values is multiplied by m - i + 1, then a running maximum keeps the
+    adjusted values in the order of the raw ones; a hypothesis is rejected where adjusted < alpha.
+    """
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    if m:
+        order = finite[np.argsort(p[finite], kind="stable")]
+        adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return adjusted
 
 
 def load_runs(
