@@ -121,7 +121,8 @@ class Trainer:
         return [(batch_rows, int(self.lengths[b].max())) for batch_rows, b in zip(rows, plan)]
 
     def train_epoch(self, epoch: int, weighting_timer: SectionTimer) -> float:
-        """One pass over the users in random order; returns the mean batch loss (NaN for a fitted model)."""
+        """One pass over the users, in the batches of epoch_batches; returns the mean batch loss (NaN for
+        a fitted model)."""
         if self.fitted:
             return float("nan")
         self.model.train()

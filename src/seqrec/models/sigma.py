@@ -59,9 +59,10 @@ from torch.autograd.function import once_differentiable
 
 CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py; 8 to 32 are within noise)
 # State elements in one block of rows of the parallel scan ([positions, rows, N, D] per work tensor, four in
-# the backward): on a CPU about one row at max_len 200, whose work tensors stay in the caches (twice that is
-# ~1.5x slower); on a GPU a few large blocks, memory bounded at 4 x 512 MiB in float32.
-_BLOCK_ELEMENTS = {"cpu": 2 ** 20}
+# the backward): on a CPU two rows at max_len 200, whose work tensors stay within the caches of two cores
+# (four rows: ~1.3x slower; one row: as fast on one core, twice the operations to wait for on two); on a
+# GPU a few large blocks, memory bounded at 4 x 512 MiB in float32.
+_BLOCK_ELEMENTS = {"cpu": 2 ** 21}
 _DEVICE_BLOCK_ELEMENTS = 2 ** 27
 _LOOP_ROW_ELEMENTS = 2 ** 16  # the loop: batch rows per call, rows * D * N <= this (a [rows, D, N] state fits L2)
 
@@ -168,9 +169,12 @@ class _ChunkedRecurrence(torch.autograd.Function):
             for j in range(len(d) - 2, -1, -1):
                 grad_h[j].addcmul_(decay[j + 1], grad_h[j + 1])
                 torch.mul(after[j + 1], decay[j + 1], out=after[j])
-            leaving = torch.zeros_like(grad_h[0])  # d loss / d h at each chunk's end from the chunks after it
+            # d loss / d h at each chunk's end from the chunks after it: leaving[k - 1] = decay[0, k] *
+            # (grad_h[0, k] + after[0, k] leaving[k]), with decay[0] * after[0] the decay over the chunk.
+            leaving = torch.zeros_like(grad_h[0])
+            passed_back, chunk_decay = decay[0] * grad_h[0], decay[0] * after[0]
             for k in range(grad_h.shape[1] - 1, 0, -1):
-                torch.mul(decay[0, k], torch.addcmul(grad_h[0, k], after[0, k], leaving[k]), out=leaving[k - 1])
+                torch.addcmul(passed_back[k], chunk_decay[k], leaving[k], out=leaving[k - 1])
             grad_h.addcmul_(after, leaving)
             grad_du[rows, :, :length] = _unchunk_positions(_contract_state(b, grad_h), length)
             grad_B[rows, :, :length] = _unchunk_positions(
