@@ -23,6 +23,7 @@ include: "workflow/rules/sparsity.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ablations.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/notebooks.smk"
 
 

@@ -140,9 +140,10 @@ def test_full_disk_on_a_real_small_filesystem(prepared, tmp_path):
 
 def notebook_template(path, cell):
     notebook = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell("results_dir = figures_dir = tables_dir = None\ndatasets = []")
+    parameters = nbformat.v4.new_code_cell("config_path = results_dir = figures_dir = None")
     parameters.metadata["tags"] = ["parameters"]
-    hidden = nbformat.v4.new_code_cell("HIDDEN_INPUT = 1\nprint('shown output', datasets)")
+    hidden = nbformat.v4.new_code_cell("import json\nHIDDEN_INPUT = json.load(open(config_path))\n"
+                                       "print('shown output', HIDDEN_INPUT['datasets'])")
     hidden.metadata["tags"] = ["remove_input"]
     notebook.cells = [parameters, hidden, nbformat.v4.new_code_cell(cell)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -151,16 +152,16 @@ def notebook_template(path, cell):
 
 def notebook_step(tmp_path, *extra):
     return seqrec(tmp_path, "notebook", "--template", "t.ipynb", "--out", "results/notebooks/t.ipynb",
-                  "--figures", "results/figures/t", "--tables", "results/tables/t",
-                  "--parameters", json.dumps({"datasets": ["synthetic"]}), *extra)
+                  "--figures", "results/figures/t", "--config", json.dumps({"datasets": ["synthetic"]}), *extra)
 
 
-def test_notebook_step_executes_and_renders_without_the_hidden_inputs(tmp_path):
+def test_notebook_step_executes_and_renders_without_the_code(tmp_path):
     notebook_template(tmp_path / "t.ipynb", "from pathlib import Path\nPath(figures_dir, 'f.txt').write_text('x')")
     result = notebook_step(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     html = (tmp_path / "results" / "notebooks" / "t.html").read_text()
-    assert "shown output" in html and "synthetic" in html and "HIDDEN_INPUT" not in html and "<title>t</title>" in html
+    assert "shown output" in html and "synthetic" in html and "<title>t</title>" in html
+    assert "HIDDEN_INPUT" not in html and "write_text" not in html  # no cell's code, only its output
     executed = nbformat.read(tmp_path / "results" / "notebooks" / "t.ipynb", as_version=4)
     assert "results_dir = \"results\"" in executed.cells[1].source  # papermill's injected parameters
     assert (tmp_path / "results" / "figures" / "t" / "f.txt").read_text() == "x"

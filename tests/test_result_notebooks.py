@@ -1,16 +1,20 @@
-"""The result notebooks main_results, robustness and power_users on a small fake results folder."""
+"""The report's main_results, robustness and power_users tables, and their notebooks, on a small fake
+results folder."""
 
-import ast
+import json
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import write_per_case
+from seqrec.config import validate_config
 from seqrec.io import write_parquet
-from seqrec.stats import aggregate
+from seqrec.layout import Layout
+from seqrec.report import Run
+from seqrec.report.tables import write
+from seqrec.stats import aggregate, holm
 
 REPO = Path(__file__).resolve().parents[1]
 # Two sparse domains (share < 0.03): Film-Noir has power users, Musical has none.
@@ -19,7 +23,7 @@ SHARES = [0.45, 0.25, 0.15, 0.09, 0.02, 0.04 / 3]
 SPARSE = {"Musical", "Film-Noir"}
 
 
-def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360, power_file: bool = True) -> None:
+def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360) -> None:
     """Per-case results over two seeds, aggregated, plus domains.parquet and power_users.parquet.
 
     `dynamic` ranks every sparse-domain target 4 times higher than `generic` (a clear gain) and every
@@ -53,18 +57,27 @@ def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360
         }),
         results / dataset / "sparsity" / "domains.parquet",
     )
-    if power_file:
-        pairs = [(u, d) for u, domains in enumerate(power) for d in domains]
-        write_parquet(pd.DataFrame(pairs, columns=["user", "domain"]), results / dataset / "sparsity" / "power_users.parquet")
+    pairs = [(u, d) for u, domains in enumerate(power) for d in domains]
+    write_parquet(pd.DataFrame(pairs, columns=["user", "domain"]), results / dataset / "sparsity" / "power_users.parquet")
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """The fake results: `alpha` with all three methods, `beta` with only generic and no power_users.parquet."""
+def run(tmp_path_factory):
+    """The fake results, their tables and config: `alpha` with all three methods, `beta` with only generic."""
     results = tmp_path_factory.mktemp("results")
     fake_results(results, "alpha", ("generic", "fixed", "dynamic"))
-    fake_results(results, "beta", ("generic",), power_file=False)
-    return results
+    fake_results(results, "beta", ("generic",))
+    config = validate_config({"methods": ["generic", "dynamic", "fixed"], "seeds": [1, 2], "evaluate": {"ks": [5, 10]}})
+    run = Run({**config, "datasets": ["alpha", "beta"]}, Layout(results=results))
+    (results / "config.json").write_text(json.dumps(run.config))
+    for name in ("main_results", "power_users", "robustness"):
+        write(run, name, run.path("report_table", table=name), run.path("report_tex", table=name))
+    return run
+
+
+def show(run_notebook, run, name, figures):
+    return run_notebook(name, {"config_path": str(run.layout.results / "config.json"),
+                               "results_dir": str(run.layout.results), "figures_dir": str(figures)})
 
 
 def markdown(outputs: list) -> str:
@@ -77,46 +90,26 @@ def assert_files(folder: Path, names: list) -> None:
         assert path.exists() and path.stat().st_size > 200, path
 
 
-def holm_function():
-    """The notebook's `holm`, compiled on its own from the helpers cell."""
-    notebook = nbformat.read(REPO / "notebooks" / "main_results.ipynb", as_version=4)
-    helpers = next(c.source for c in notebook.cells if "remove_input" in c.metadata.get("tags", []))
-    (function,) = [node for node in ast.parse(helpers).body if isinstance(node, ast.FunctionDef) and node.name == "holm"]
-    namespace = {"np": np}
-    exec(compile(ast.Module(body=[function], type_ignores=[]), "holm", "exec"), namespace)
-    return namespace["holm"]
+def read(run, name):
+    return pd.read_csv(run.path("report_table", table=name), keep_default_na=False, na_values=[""])
 
 
-def test_holm_on_made_up_p_values():
-    holm = holm_function()
-    # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.06.
-    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
-    # 0.2 * 3 = 0.6, 0.6 * 2 = 1.2 -> 1 (capped), 0.9 * 1 -> running max 1.
-    np.testing.assert_allclose(holm([0.6, 0.2, 0.9]), [1.0, 0.6, 1.0])
-    adjusted = holm([0.02, np.nan, 0.01])  # NaN is neither counted nor adjusted
-    np.testing.assert_allclose(adjusted[[0, 2]], [0.02, 0.02])
-    assert np.isnan(adjusted[1])
-    assert holm([]).shape == (0,)
-    np.testing.assert_allclose(holm([0.3]), [0.3])
-
-
-def test_main_results(executed, run_notebook, tmp_path):
-    figures, tables = tmp_path / "figures", tmp_path / "tables"
-    outputs = run_notebook("main_results", {"results_dir": str(executed), "figures_dir": str(figures),
-                                            "tables_dir": str(tables), "datasets": ["alpha", "beta"]})
+def test_main_results(run, run_notebook, tmp_path):
+    figures = tmp_path / "figures"
+    outputs = show(run_notebook, run, "main_results", figures)
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1  # beta has no lifts
     assert "no lift over generic" in markdown(outputs)
     assert_files(figures, ["alpha_lift_heatmap.png", "alpha_lift_heatmap.pdf"])
     assert not (figures / "beta_lift_heatmap.png").exists()
-    assert_files(tables, ["alpha_main_results.csv", "alpha_main_results.tex", "beta_main_results.csv",
-                          "beta_main_results.tex"])
 
-    table = pd.read_csv(tables / "alpha_main_results.csv", keep_default_na=False, na_values=[""])
+    tables = read(run, "main_results")
+    assert tables["dataset"].drop_duplicates().tolist() == ["alpha", "beta"]
+    table = tables.loc[tables["dataset"] == "alpha"]
     assert table["group"].drop_duplicates().tolist() == ["sparse", "dense", "overall"]
     assert table["domain"].drop_duplicates().tolist() == ["Film-Noir", "Musical", "Western", "Horror",
                                                           "Comedy", "Drama", "all"]
+    assert table["method"].drop_duplicates().tolist() == ["generic", "dynamic", "fixed"]  # the config's order
     # Holm within each method and metric across the domains; the overall row is its own family.
-    holm = holm_function()
     lifted = table.dropna(subset=["p_value"])
     for _, family in lifted.groupby(["method", "metric"]):
         domains = family.loc[family["group"] != "overall"]
@@ -132,23 +125,21 @@ def test_main_results(executed, run_notebook, tmp_path):
     best = table.groupby(["domain", "metric"])["best"].sum()
     assert best.between(0, 3).all() and best.loc[("Film-Noir", "ndcg")] == 1
 
-    tex = (tables / "alpha_main_results.tex").read_text()
-    assert "\\toprule" in tex and "\\bottomrule" in tex and "\\textbf{" in tex and "^{*}" in tex
-    assert "Sparse domains" in tex and "Dense domains" in tex
-    beta = (tables / "beta_main_results.tex").read_text()
+    tex = run.path("report_tex", table="main_results").read_text()
+    alpha, beta = tex.split("\\end{table*}")[:2]
+    assert "\\toprule" in alpha and "\\bottomrule" in alpha and "\\textbf{" in alpha and "^{*}" in alpha
+    assert "Sparse domains" in alpha and "Dense domains" in alpha and "below 3\\%" in alpha
     assert "\\toprule" in beta and "vs generic" not in beta
 
 
-def test_robustness(executed, run_notebook, tmp_path):
-    figures, tables = tmp_path / "figures", tmp_path / "tables"
-    outputs = run_notebook("robustness", {"results_dir": str(executed), "figures_dir": str(figures),
-                                          "tables_dir": str(tables)})
+def test_robustness(run, run_notebook, tmp_path):
+    figures = tmp_path / "figures"
+    outputs = show(run_notebook, run, "robustness", figures)
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
     assert "beta: only generic evaluated" in markdown(outputs)
     assert_files(figures, ["lift_vs_share_all.png", "lift_vs_share_all.pdf"])
-    assert_files(tables, ["robustness.csv", "robustness.tex"])
 
-    summary = pd.read_csv(tables / "robustness.csv", keep_default_na=False, na_values=[""])
+    summary = read(run, "robustness")
     assert set(summary["dataset"]) == {"alpha"}
     assert len(summary) == 4  # fixed and dynamic, recall and ndcg
     rows = summary.set_index(["method", "metric"])
@@ -158,29 +149,26 @@ def test_robustness(executed, run_notebook, tmp_path):
     assert rows.loc[("dynamic", "ndcg"), "mean_lift_sparse"] > 0 > rows.loc[("dynamic", "ndcg"), "mean_lift_dense"]
     assert rows.loc[("fixed", "ndcg"), "verdict"] == "maintained"
     assert (rows["n_sparse"] == 2).all() and (rows["n_dense"] == 4).all()
+    assert "\\toprule" in run.path("report_tex", table="robustness").read_text()
 
 
-def test_power_users(executed, run_notebook, tmp_path):
-    figures, tables = tmp_path / "figures", tmp_path / "tables"
-    outputs = run_notebook("power_users", {"results_dir": str(executed), "figures_dir": str(figures),
-                                           "tables_dir": str(tables), "methods": ["generic", "dynamic", "fixed"]})
-    text = markdown(outputs)
-    assert "No power users with a test case in: Musical" in text
-    assert "power_users.parquet not found" in text  # beta
+def test_power_users(run, run_notebook, tmp_path):
+    figures = tmp_path / "figures"
+    outputs = show(run_notebook, run, "power_users", figures)
+    assert "No power users with a test case in: Musical" in markdown(outputs)
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
     assert_files(figures, ["power_vs_domain_lift.png", "power_vs_domain_lift.pdf"])
-    assert_files(tables, ["power_users.csv", "power_users.tex"])
 
-    table = pd.read_csv(tables / "power_users.csv", keep_default_na=False, na_values=[""])
+    table = read(run, "power_users")
     alpha = table.loc[table["dataset"] == "alpha"]
     assert alpha["domain"].drop_duplicates().tolist() == ["Film-Noir", "Musical"]  # sparsest first
     noir = alpha.loc[alpha["domain"] == "Film-Noir"]
     assert noir["method"].drop_duplicates().tolist() == ["generic", "dynamic", "fixed"]
-    film_noir_users = pd.read_parquet(executed / "alpha" / "sparsity" / "power_users.parquet")
+    film_noir_users = pd.read_parquet(run.path("power_users", dataset="alpha"))
     assert (noir["power_users"] == (film_noir_users["domain"] == "Film-Noir").sum()).all()
     assert noir.loc[noir["method"] == "dynamic", "lift"].gt(0).all()
     assert noir.loc[noir["method"] == "dynamic", "domain_lift"].gt(0).all()
     assert alpha.loc[alpha["domain"] == "Musical", "method"].isna().all()
     beta = table.loc[table["dataset"] == "beta"]
-    assert beta["power_users"].isna().all() and beta["lift"].isna().all()
-    assert "\\toprule" in (tables / "power_users.tex").read_text()
+    assert beta["lift"].isna().all()
+    assert "\\toprule" in run.path("report_tex", table="power_users").read_text()

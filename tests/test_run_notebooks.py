@@ -12,7 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seqrec.config import validate_config
 from seqrec.io import write_csv, write_json, write_parquet, write_text
+from seqrec.layout import Layout
+from seqrec.report import Run
+from seqrec.report.tables import write
 
 
 DOMAINS = ["Drama", "Comedy", "Horror", "Sci-Fi & Fantasy", "Film-Noir"]
@@ -112,28 +116,53 @@ def assert_files(folder: Path, names: list[str], suffixes: tuple[str, ...]) -> N
             assert path.exists() and path.stat().st_size > (1000 if suffix in ("png", "pdf") else 0), path
 
 
-def test_sparsity_notebook(results, run_notebook):
-    figures, tables, text = run_workflow_style(run_notebook, results, "sparsity")
-    assert_files(tables, ["alpha_domain_weights", "beta_domain_weights"], ("csv", "tex"))
-    assert_files(tables, ["alpha_dynamic_weight_trajectories"], ("csv",))
-    assert_files(figures, ["alpha_weight_vs_share", "beta_weight_vs_share", "alpha_dynamic_weight_trajectories"],
-                 ("png", "pdf"))
-    assert not (figures / "beta_dynamic_weight_trajectories.png").exists()
-    assert "beta: no runs of a dynamic weighting" in text
+def report(results: Path, datasets: list, methods: list, seeds: list, tables: list) -> Run:
+    """The run of that config over the fake results, its report `tables` written as the workflow does."""
+    config = validate_config({"methods": methods, "seeds": seeds, "sparsity": {"sparse_share_threshold": 0.03}})
+    run = Run({**config, "datasets": datasets}, Layout(results=results))
+    (results / "config.json").write_text(json.dumps(run.config))
+    for name in tables:
+        write(run, name, run.path("report_table", table=name), run.path("report_tex", table=name))
+    return run
 
-    table = pd.read_csv(tables / "alpha_domain_weights.csv").set_index("domain")
+
+def show(run_notebook, run: Run, name: str) -> tuple[Path, str]:
+    """Render notebook `name` as the workflow's notebook step does; its figures folder and markdown text."""
+    figures = run.layout.results / "figures" / name
+    outputs = run_notebook(name, {"config_path": str(run.layout.results / "config.json"),
+                                  "results_dir": str(run.layout.results), "figures_dir": str(figures)})
+    return figures, "\n".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+
+
+SPARSITY_TABLES = ["domain_weights", "final_weights", "weight_trajectories"]
+
+
+def test_sparsity_notebook(results, run_notebook):
+    run = report(results, ["alpha"], list(METHODS), list(SEEDS), SPARSITY_TABLES)
+    figures, text = show(run_notebook, run, "sparsity")
+    assert_files(figures, ["alpha_weight_vs_share", "alpha_dynamic_weight_trajectories"], ("png", "pdf"))
+    assert "bounded to [0.5, 5]" in text  # the run's bounds, not inferred from clipped weights
+
+    table = run.table("domain_weights").set_index("domain")
     assert list(table.index) == DOMAINS  # densest first
     final = INITIAL * (1 + 0.01 * np.mean(SEEDS) * EPOCHS[-1])  # the last epoch's weight, mean over seeds
     np.testing.assert_allclose(table.loc[DOMAINS, "weight_dynamic_final"], final)
     np.testing.assert_allclose(table.loc[DOMAINS, "weight_dynamic_final_max"], INITIAL * 1.06)
-    assert "weight_dynamic_final" not in pd.read_csv(tables / "beta_domain_weights.csv").columns
-
-    tex = (tables / "alpha_domain_weights.tex").read_text()
+    tex = run.path("report_tex", table="domain_weights").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex
     assert "Sci-Fi \\& Fantasy & 2.0\\%" in tex  # escaped domain name, share in percent
-
-    trajectories = pd.read_csv(tables / "alpha_dynamic_weight_trajectories.csv")
+    trajectories = run.table("weight_trajectories")
     assert set(trajectories["epoch"]) == {0, *EPOCHS} and (trajectories["seeds"] == 2).all()
+    assert set(run.table("final_weights")["seeds"]) == {2}
+
+
+def test_sparsity_notebook_without_a_dynamic_method(results, run_notebook):
+    run = report(results, ["beta"], ["generic"], [1], SPARSITY_TABLES)
+    figures, text = show(run_notebook, run, "sparsity")
+    assert_files(figures, ["beta_weight_vs_share"], ("png", "pdf"))
+    assert not list(figures.glob("*trajectories*"))
+    assert "No dynamic method in this run" in text
+    assert "weight_dynamic_final" not in run.table("domain_weights").columns
 
 
 def test_convergence_notebook(results, run_notebook):

@@ -72,11 +72,11 @@ def test_workflow_renders_the_datasets_notebook(finished_run):
 @pytest.mark.slow
 def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run):
     result = snakemake(finished_run, "--cores", "2", "-n", "--forcerun", "evaluate")
-    # evaluate -> aggregate (main and ablations, whose reference is the generic run) -> notebooks;
-    # nothing upstream (data, sparsity, training) and not the datasets notebook.
+    # evaluate -> aggregate (main and ablations, whose reference is the generic run) -> report tables
+    # -> notebooks; nothing upstream (data, sparsity, training) and not the datasets notebook.
     jobs = planned_jobs(result.stdout)
     assert jobs.pop("evaluate") == 8 * 2 and jobs.pop("aggregate") == 1 and jobs.pop("aggregate_ablations") == 1  # 8 methods x 2 seeds
-    assert set(jobs) == {"notebook", "all"} and 0 < jobs["notebook"] < len(NOTEBOOKS)
+    assert set(jobs) == {"report", "notebook", "all"} and 0 < jobs["notebook"] < len(NOTEBOOKS)
     assert "output: results/notebooks/datasets.ipynb" not in result.stdout
 
 

@@ -95,14 +95,35 @@ def _aggregate(args: argparse.Namespace) -> None:
               n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"], seed=settings["seed"])
 
 
+def _report(args: argparse.Namespace) -> None:
+    from seqrec.layout import Layout
+    from seqrec.report import Run
+    from seqrec.report.tables import write
+
+    write(Run(args.config, Layout(results=args.results)), args.table, args.out, args.out.with_suffix(".tex"))
+
+
 def _notebook(args: argparse.Namespace) -> None:
+    from seqrec.io import write_json
     from seqrec.render import render_notebook
 
-    for folder in (args.figures, args.tables):
-        folder.mkdir(parents=True, exist_ok=True)
-    parameters = {"results_dir": "results", "figures_dir": str(args.figures), "tables_dir": str(args.tables),
-                  **json.loads(args.parameters)}
-    render_notebook(args.template, args.out, args.out.with_suffix(".html"), parameters)
+    args.figures.mkdir(parents=True, exist_ok=True)
+    # The whole validated config reaches the notebook as a file beside it: no notebook reads a default.
+    config_path = args.out.with_suffix(".config.json")
+    write_json(args.config, config_path)
+    parameters = {"config_path": str(config_path), "results_dir": str(args.results), "figures_dir": str(args.figures)}
+    if args.tables is not None:  # notebooks not yet moved onto seqrec.report take the run's settings one by one
+        from seqrec.report import Run
+
+        args.tables.mkdir(parents=True, exist_ok=True)
+        run = Run(args.config)
+        parameters.update(tables_dir=str(args.tables), datasets=run.datasets, methods=run.methods, seeds=run.seeds,
+                          sparse_share_threshold=run.sparse_share_threshold)
+    try:
+        render_notebook(args.template, args.out, args.out.with_suffix(".html"), parameters)
+    except BaseException:
+        config_path.unlink(missing_ok=True)  # a failed step leaves none of its outputs
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,12 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables",
                out="the tables folder, results/tables/{dataset}")
     sub.add_argument("--per-case", nargs="+", required=True, help=".../eval/{method}/seed{seed}/per_case.parquet files")
+    sub = step("report", _report, "compute one table of the report from the run's outputs; csv + LaTeX beside it",
+               dataset=False, out="the csv to write, results/tables/{table}.csv (the .tex goes beside it)")
+    sub.add_argument("--table", required=True, help="the table's name, e.g. main_results (see seqrec.report.tables)")
+    sub.add_argument("--results", type=Path, default=Path("results"), help="the results folder of the run")
     sub = step("notebook", _notebook, "execute a notebook template with papermill and render it to HTML beside it",
-               dataset=False, out="the executed notebook, results/notebooks/{name}.ipynb (the HTML goes beside it)")
+               dataset=False, out="the executed notebook, results/notebooks/{name}.ipynb (the HTML and the "
+                                  "run's config, {name}.config.json, go beside it)")
     sub.add_argument("--template", type=Path, required=True, help="notebooks/{name}.ipynb")
-    for name in ("--figures", "--tables"):
-        sub.add_argument(name, type=Path, required=True, help=f"folder the notebook writes its {name[2:]} into")
-    sub.add_argument("--parameters", default="{}", help="further notebook parameters, as a JSON object")
+    sub.add_argument("--figures", type=Path, required=True, help="folder the notebook writes its figures into")
+    sub.add_argument("--results", type=Path, default=Path("results"), help="the results folder of the run")
+    sub.add_argument("--tables", type=Path, help="folder a notebook writes its own tables into (older templates)")
     return parser
 
 

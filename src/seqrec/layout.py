@@ -61,6 +61,10 @@ RESULTS = {
     "notebook_html": "notebooks/{name}.html",
     "notebook_figures": "figures/{name}",
     "notebook_tables": "tables/{name}",
+    "notebook_config": "notebooks/{name}.config.json",
+    # the report's tables (rule report), read by the notebooks
+    "report_table": "tables/{table}.csv",
+    "report_tex": "tables/{table}.tex",
     # Snakemake benchmark files of the jobs
     "train_benchmark": "benchmarks/{dataset}/train/{method}/seed{seed}.tsv",
     "evaluate_benchmark": "benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",

@@ -1,9 +1,9 @@
 """The notebook step: execute a template with papermill and render it to HTML with nbconvert.
 
-The same as `papermill TEMPLATE OUT -p ...` followed by `jupyter nbconvert --to html
---TagRemovePreprocessor.remove_input_tags=remove_input OUT`, except that both files are written
-atomically and a full disk, in this process or in the notebook's kernel, ends in one line naming
-the file instead of a traceback.
+The same as `papermill TEMPLATE OUT -p ...` followed by `jupyter nbconvert --to html --no-input
+--no-prompt OUT`: the page reads like a paper's appendix, prose, tables and figures without the
+code (which stays in the executed notebook). Both files are written atomically, and a full disk, in
+this process or in the notebook's kernel, ends in one line naming the file instead of a traceback.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def render_notebook(template: str | os.PathLike, notebook: str | os.PathLike, ht
         raise
     io.write_text(nbformat.writes(executed), notebook)
     config = Config()
-    config.TagRemovePreprocessor.remove_input_tags = {"remove_input"}
+    config.HTMLExporter.exclude_input = True
+    config.HTMLExporter.exclude_input_prompt = True
+    config.HTMLExporter.exclude_output_prompt = True
     body, _ = HTMLExporter(config=config).from_notebook_node(executed, {"metadata": {"name": Path(notebook).stem}})
     io.write_text(body, html)

@@ -180,14 +180,21 @@ def all_per_case(wildcards):
 DOMAINS = "results/{dataset}/sparsity/domains.parquet"
 TABLES = ["results/tables/{dataset}/metrics.csv", "results/tables/{dataset}/lift.csv", DOMAINS]
 
-# What each notebook reads; patterns are expanded over the configured datasets, methods and seeds.
+# What each notebook reads: tables of the report step (results/tables/{table}.csv) and run outputs,
+# patterns expanded over the configured datasets, methods and seeds.
+NOTEBOOK_TABLES = {
+    "main_results": ["main_results"],
+    "power_users": ["power_users"],
+    "robustness": ["main_results", "robustness"],
+    "sparsity": ["domain_weights", "final_weights", "weight_trajectories"],
+}
 NOTEBOOK_INPUTS = {
     "datasets": ["results/{dataset}/data/dataset.json", DOMAINS],
-    "sparsity": [DOMAINS, "results/{dataset}/runs/{method}/seed{seed}/weights.csv"],
+    "sparsity": [],
     "results": TABLES,
-    "main_results": TABLES,
-    "robustness": TABLES,
-    "power_users": TABLES + ["results/{dataset}/sparsity/power_users.parquet"],
+    "main_results": [],
+    "robustness": [],
+    "power_users": [],
     "convergence": ["results/{dataset}/runs/{method}/seed{seed}/history.csv"],
     "overhead": [
         "results/{dataset}/runs/{method}/seed{seed}/timing.json",
@@ -222,4 +229,5 @@ def notebook_inputs(wildcards):
     paths = expand(
         NOTEBOOK_INPUTS[wildcards.name], dataset=config["datasets"], method=all_methods(), seed=config["seeds"]
     )
-    return list(dict.fromkeys(paths))
+    tables = [str(p) for p in LAYOUT.expand("report_table", table=NOTEBOOK_TABLES.get(wildcards.name, []))]
+    return list(dict.fromkeys(paths + tables))

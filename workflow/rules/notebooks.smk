@@ -10,6 +10,7 @@ rule notebook:
     output:
         notebook="results/notebooks/{name}.ipynb",
         html="results/notebooks/{name}.html",
+        config="results/notebooks/{name}.config.json",
         figures=report(
             directory("results/figures/{name}"),
             patterns=["{figure}.png"],
@@ -22,14 +23,7 @@ rule notebook:
     conda:
         "../../envs/notebooks.yaml"
     params:
-        settings=json.dumps(
-            {
-                "datasets": config["datasets"],
-                "methods": all_methods(),
-                "seeds": config["seeds"],
-                "sparse_share_threshold": config["sparsity"]["sparse_share_threshold"],
-            }
-        ),
+        config=json.dumps(config, sort_keys=True),
     shell:
-        "python -m seqrec notebook --template {input.template} --out {output.notebook} --figures {output.figures} "
-        "--tables {output.tables} --parameters {params.settings:q} > {log} 2>&1"
+        "python -m seqrec notebook --config {params.config:q} --template {input.template} --out {output.notebook} "
+        "--figures {output.figures} --tables {output.tables} --results results > {log} 2>&1"
