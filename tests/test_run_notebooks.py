@@ -1,8 +1,8 @@
-"""The sparsity, convergence and overhead notebooks on a small fake results folder.
+"""The sparsity, convergence and overhead tables of the report and their notebooks, on a small fake
+results folder.
 
 `alpha` has everything the workflow writes for 3 methods x 2 seeds x 3 epochs; `beta` has only its
-domain table and one generic run without benchmark files, so each notebook also meets the missing
-pieces (no dynamic run, no generic-vs-method comparison, no benchmarks) it has to explain.
+domain table and one generic run, for a run without a dynamic method.
 """
 
 import json
@@ -30,10 +30,13 @@ NDCG = {
     ("dynamic", 1): [0.12, 0.15, 0.16], ("dynamic", 2): [0.11, 0.13, 0.17],
     ("sigma", 1): [0.05, 0.07, 0.08], ("sigma+dynamic", 1): [0.05, 0.08, 0.09],  # the overhead test only
 }
+NDCG |= {("sigma", 2): NDCG["sigma", 1], ("sigma+dynamic", 2): NDCG["sigma+dynamic", 1]}
 SECONDS_PER_EPOCH = {("generic", 1): 2.0, ("generic", 2): 2.2, ("fixed", 1): 2.04, ("fixed", 2): 2.2,
-                     ("dynamic", 1): 2.02, ("dynamic", 2): 2.2, ("sigma", 1): 13.0, ("sigma+dynamic", 1): 13.13}
+                     ("dynamic", 1): 2.02, ("dynamic", 2): 2.2, ("sigma", 1): 13.0, ("sigma+dynamic", 1): 13.13,
+                     ("sigma", 2): 13.0, ("sigma+dynamic", 2): 13.13}
 WEIGHTING_SHARE = {("generic", 1): 0.0004, ("generic", 2): 0.0006, ("fixed", 1): 0.001, ("fixed", 2): 0.0012,
-                   ("dynamic", 1): 0.004, ("dynamic", 2): 0.006, ("sigma", 1): 0.0001, ("sigma+dynamic", 1): 0.002}
+                   ("dynamic", 1): 0.004, ("dynamic", 2): 0.006, ("sigma", 1): 0.0001, ("sigma+dynamic", 1): 0.002,
+                   ("sigma", 2): 0.0001, ("sigma+dynamic", 2): 0.002}
 MAX_RSS = {"train": 1200.0, "evaluate": 800.0}
 
 
@@ -98,17 +101,6 @@ def results(tmp_path) -> Path:
     return results
 
 
-def run_workflow_style(run_notebook, results: Path, name: str) -> tuple[Path, Path, str]:
-    """Run a notebook with the parameters of the workflow's notebook rule; return its figure and table
-    folders and the text of its Markdown outputs."""
-    figures, tables = results / "figures" / name, results / "tables" / name
-    outputs = run_notebook(name, {"results_dir": str(results), "figures_dir": str(figures),
-                                  "tables_dir": str(tables), "datasets": ["alpha", "beta"],
-                                  "sparse_share_threshold": 0.03})
-    text = "\n".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
-    return figures, tables, text
-
-
 def assert_files(folder: Path, names: list[str], suffixes: tuple[str, ...]) -> None:
     for name in names:
         for suffix in suffixes:
@@ -166,12 +158,12 @@ def test_sparsity_notebook_without_a_dynamic_method(results, run_notebook):
 
 
 def test_convergence_notebook(results, run_notebook):
-    figures, tables, text = run_workflow_style(run_notebook, results, "convergence")
-    assert_files(tables, ["convergence"], ("csv", "tex"))
+    run = report(results, ["alpha"], list(METHODS), list(SEEDS), ["convergence"])
+    figures, text = show(run_notebook, run, "convergence")
     assert_files(figures, ["convergence"], ("png", "pdf"))
 
-    table = pd.read_csv(tables / "convergence.csv").set_index(["dataset", "method"])
-    assert list(table.index) == [("alpha", m) for m in METHODS] + [("beta", "generic")]
+    table = run.table("convergence").set_index(["dataset", "method"])
+    assert list(table.index) == [("alpha", m) for m in METHODS]
     assert table.loc[("alpha", "generic"), "best_epochs"] == "seed 1: 2; seed 2: 3"
     assert table.loc[("alpha", "fixed"), "best_epochs"] == "seed 1: 2; seed 2: 2"  # a tie keeps the first epoch
     assert table.loc[("alpha", "dynamic"), "best_valid_ndcg@10_mean"] == pytest.approx(0.165)
@@ -179,18 +171,37 @@ def test_convergence_notebook(results, run_notebook):
     assert table.loc[("alpha", "dynamic"), "runs_best_at_last_epoch"] == 2
     assert "alpha, dynamic: the best epoch is the last one trained for 2 of 2 seeds" in text
 
-    tex = (tables / "convergence.tex").read_text()
-    assert "\\toprule" in tex and "alpha & dynamic & 2 & 3 & $3.0 \\pm 0.0$ & $0.1650 \\pm 0.0071$" in tex
+    tex = run.path("report_tex", table="convergence").read_text()
+    assert "\\toprule" in tex and "alpha & dynamic & 2 & 3 & 3.0 $\\pm$ 0.0 & 0.1650 $\\pm$ 0.0071" in tex
+
+
+def test_convergence_reads_the_validation_cut_off_of_the_histories(results, run_notebook):
+    for method in METHODS:  # histories validated at 20 instead of 10
+        for seed in SEEDS:
+            path = results / "alpha" / "runs" / method / f"seed{seed}" / "history.csv"
+            history = pd.read_csv(path)
+            history.columns = [c.replace("@10", "@20") for c in history.columns]
+            write_csv(history, path)
+    run = report(results, ["alpha"], list(METHODS), list(SEEDS), ["convergence"])
+    show(run_notebook, run, "convergence")
+    table = run.table("convergence").set_index(["dataset", "method"])
+    assert table.loc[("alpha", "dynamic"), "best_valid_ndcg@20_mean"] == pytest.approx(0.165)
+    assert "Valid NDCG@20" in run.path("report_tex", table="convergence").read_text()
+
+
+SIGMA = ("sigma", "sigma+dynamic")
 
 
 def test_overhead_notebook(results, run_notebook):
-    for method in ("sigma", "sigma+dynamic"):  # a weighted baseline is compared with its own architecture
-        write_run(results, "alpha", method, 1)
-    figures, tables, text = run_workflow_style(run_notebook, results, "overhead")
-    assert_files(tables, ["training_time", "overhead", "benchmarks"], ("csv", "tex"))
+    for method in SIGMA:  # a weighted baseline is compared with its own architecture
+        for seed in SEEDS:
+            write_run(results, "alpha", method, seed)
+            write_benchmarks(results, "alpha", method, seed)
+    run = report(results, ["alpha"], [*METHODS, *SIGMA], list(SEEDS), ["training_time", "overhead", "benchmarks"])
+    figures, text = show(run_notebook, run, "overhead")
     assert_files(figures, ["overhead", "benchmarks"], ("png", "pdf"))
 
-    times = pd.read_csv(tables / "training_time.csv").set_index(["dataset", "method"])
+    times = run.table("training_time").set_index(["dataset", "method"])
     for method in METHODS:
         written = [json.loads((results / "alpha" / "runs" / method / f"seed{s}" / "timing.json").read_text())
                    for s in SEEDS]
@@ -198,11 +209,11 @@ def test_overhead_notebook(results, run_notebook):
             np.mean([t["weighting_share_of_training"] for t in written]))
     assert times.loc[("alpha", "dynamic"), "train_seconds_per_epoch_mean"] == pytest.approx(2.11)
 
-    overhead = pd.read_csv(tables / "overhead.csv").set_index(["dataset", "method"])
-    # beta has generic only; unweighted methods (generic, sigma) are references, not rows
+    overhead = run.table("overhead").set_index(["dataset", "method"])
+    # unweighted methods (generic, sigma) are references, not rows
     assert list(overhead.index) == [("alpha", "fixed"), ("alpha", "dynamic"), ("alpha", "sigma+dynamic")]
     weighted_sigma = overhead.loc[("alpha", "sigma+dynamic")]
-    assert weighted_sigma["reference"] == "sigma" and weighted_sigma["paired_seeds"] == 1
+    assert weighted_sigma["reference"] == "sigma" and weighted_sigma["paired_seeds"] == 2
     assert weighted_sigma["overhead_per_epoch_mean"] == pytest.approx(13.13 / 13.0 - 1)
     dynamic = overhead.loc[("alpha", "dynamic")]
     assert dynamic["overhead_per_epoch_mean"] == pytest.approx((2.02 / 2.0 - 1 + 2.2 / 2.2 - 1) / 2)
@@ -212,8 +223,7 @@ def test_overhead_notebook(results, run_notebook):
     assert "**alpha, dynamic**: the weighting took 0.50% of the training-loop time" in text
     assert "below the claimed 1.00%" in text
 
-    benchmarks = pd.read_csv(tables / "benchmarks.csv").set_index(["dataset", "step", "method"])
+    benchmarks = run.table("benchmarks").set_index(["dataset", "step", "method"])
     assert benchmarks.loc[("alpha", "train", "dynamic"), "max_rss_mean"] == pytest.approx(1215.0)
     assert benchmarks.loc[("alpha", "evaluate", "generic"), "max_rss_max"] == pytest.approx(820.0)
-    assert "beta: no Snakemake benchmark files" in text
-    assert "\\midrule" in (tables / "benchmarks.tex").read_text()
+    assert "\\midrule" in run.path("report_tex", table="benchmarks").read_text()

@@ -187,6 +187,8 @@ NOTEBOOK_TABLES = {
     "power_users": ["power_users"],
     "robustness": ["main_results", "robustness"],
     "sparsity": ["domain_weights", "final_weights", "weight_trajectories"],
+    "convergence": ["convergence"],
+    "overhead": ["training_time", "overhead", "benchmarks"],
 }
 NOTEBOOK_INPUTS = {
     "datasets": ["results/{dataset}/data/dataset.json", DOMAINS],
