@@ -1,4 +1,5 @@
-"""Verdicts on the paper's claims from made-up numbers, and the claims table from fake result files."""
+"""Verdicts on the paper's claims from made-up numbers, and the report's claims table from fake result
+files of a run."""
 
 import math
 
@@ -9,10 +10,15 @@ import pytest
 from seqrec import claims
 from seqrec.claims import (
     INCONCLUSIVE, MIN_SEEDS, MIN_TEST_CASES, NOT_MEASURED, NOT_REPRODUCED, PARTLY, REPRODUCED,
-    below_verdict, claim_domain, claims_table, evidence_gap, format_interval, format_measured,
-    improvement_verdict, lift_verdict, maintained_verdict, weakest,
+    below_verdict, claim_domain, evidence_gap, improvement_verdict, lift_verdict, maintained_verdict, weakest,
 )
+from seqrec.config import validate_config
 from seqrec.io import write_csv, write_json, write_parquet
+from seqrec.layout import Layout
+from seqrec.report import Run
+from seqrec.report import claims as claims_report
+from seqrec.report.claims import format_measured
+from seqrec.report.format import interval as format_interval
 from seqrec.stats import LIFT_COLUMNS, SEED_COLUMNS
 
 NAN, INF = float("nan"), float("inf")
@@ -195,6 +201,16 @@ def lift_row(domain, metric, lift, low, high, n_cases=CASES, scope="domain"):
             "ci_low": low, "ci_high": high, "confidence": 0.95, "p_value": 0.01}
 
 
+WITH_SIGMA = ["generic", "dynamic", "sigma"]
+
+
+def claims_table(results, datasets=("movielens-1m",), methods=("generic", "dynamic"), seeds=(1, 2, 3),
+                 n_bootstrap=200):
+    """The claims table of a run of these datasets, methods and seeds over the fake results."""
+    config = validate_config({"methods": list(methods), "seeds": list(seeds), "aggregate": {"n_bootstrap": n_bootstrap}})
+    return claims_report.table(Run({**config, "datasets": list(datasets)}, Layout(results=results)))
+
+
 def write_fake_tables(results, dataset="movielens-1m", lifts=None, domains=DOMAINS, n_seeds=3, timings=3):
     if lifts is None:
         lifts = [
@@ -217,6 +233,7 @@ def write_fake_tables(results, dataset="movielens-1m", lifts=None, domains=DOMAI
     # (d) partly: mean 0.6%, one run above 1%
     for seed, share in list(((1, 0.002), (2, 0.004), (3, 0.012)))[:timings]:
         write_json({"weighting_share_of_training": share}, results / dataset / "runs" / "dynamic" / f"seed{seed}" / "timing.json")
+        write_json({"weighting_share_of_training": 0.0005}, results / dataset / "runs" / "generic" / f"seed{seed}" / "timing.json")
 
 
 def write_fake_per_case(results, dataset, method, seed, hit_every, n_users=3 * CASES):
@@ -232,10 +249,10 @@ def write_fake_per_case(results, dataset, method, seed, hit_every, n_users=3 * C
 def test_claims_table_from_fake_results(tmp_path):
     results = tmp_path / "results"
     write_fake_tables(results)
-    for seed in (1, 2):
+    for seed in (1, 2, 3):
         write_fake_per_case(results, "movielens-1m", "dynamic", seed, hit_every=3)  # every Film-Noir case a hit
         write_fake_per_case(results, "movielens-1m", "sigma", seed, hit_every=6)  # half of them
-    table = claims_table(results, n_bootstrap=200).set_index("claim")
+    table = claims_table(results, methods=WITH_SIGMA).set_index("claim")
 
     assert list(table.index) == [c.id for c in claims.CLAIMS]
     assert (table["dataset"] == "movielens-1m").all()
@@ -246,7 +263,7 @@ def test_claims_table_from_fake_results(tmp_path):
     assert table.loc["c", "domain"] == "Comedy" and table.loc["c", "metric"] == "Recall@10"
     assert math.isclose(table.loc["d", "measured"], 0.006) and table.loc["d", "high"] == 0.012
     assert table.loc["e-sigma", "measured"] == pytest.approx(1.0)  # dynamic hits twice as often
-    assert table.loc["e-sigma", "seeds"] == "2 (1, 2)"
+    assert table.loc["e-sigma", "seeds"] == "3 (1, 2, 3)"
     assert "not run" in table.loc["e-calrec", "basis"]
     assert not table["basis"].str.contains(INCONCLUSIVE).any()
 
@@ -278,7 +295,7 @@ def test_one_seed_is_inconclusive(tmp_path):
     write_fake_tables(results, n_seeds=1, timings=1)
     write_fake_per_case(results, "movielens-1m", "dynamic", 1, hit_every=3)
     write_fake_per_case(results, "movielens-1m", "sigma", 1, hit_every=6)
-    table = claims_table(results, n_bootstrap=200).set_index("claim")
+    table = claims_table(results, methods=WITH_SIGMA, seeds=(1,)).set_index("claim")
     for claim in ("a", "b", "c", "d", "e-sigma"):
         assert table.loc[claim, "verdict"] == INCONCLUSIVE, claim
         assert f"1 seed (< {MIN_SEEDS})" in table.loc[claim, "basis"], claim
@@ -291,7 +308,7 @@ def test_thin_baseline_comparison_is_inconclusive(tmp_path):
     for seed in (1, 2):  # 40 Film-Noir test cases
         write_fake_per_case(results, "movielens-1m", "dynamic", seed, hit_every=3, n_users=120)
         write_fake_per_case(results, "movielens-1m", "sigma", seed, hit_every=6, n_users=120)
-    row = claims_table(results, n_bootstrap=200).set_index("claim").loc["e-sigma"]
+    row = claims_table(results, methods=WITH_SIGMA, seeds=(1, 2)).set_index("claim").loc["e-sigma"]
     assert row["verdict"] == INCONCLUSIVE and row["n_cases"] == 40
     assert row["basis"].startswith(f"inconclusive: 40 test cases in sparse domains (< {MIN_TEST_CASES})")
 
@@ -309,8 +326,9 @@ def test_the_other_domain_is_not_judged_as_a_dense_domain(tmp_path):
     assert table.loc["c", "verdict"] == REPRODUCED and table.loc["c", "domain"] == "Drama"
 
 
-def test_claims_table_without_results_says_not_measured(tmp_path):
-    table = claims_table(tmp_path / "results", datasets=["yelp"])
+def test_a_run_without_the_dynamic_method_says_not_measured(tmp_path):
+    write_fake_tables(tmp_path / "results", "yelp")
+    table = claims_table(tmp_path / "results", datasets=["yelp"], methods=["generic"])
     assert (table["verdict"] == NOT_MEASURED).all() and len(table) == len(claims.CLAIMS)
     assert table["basis"].str.len().gt(0).all()
 
@@ -322,10 +340,10 @@ def test_claims_table_on_the_sparsest_domain_and_restricted_methods(tmp_path):
     lifts["domain"] = lifts["domain"].replace("Film-Noir", "Noir")
     write_csv(lifts, results / "tables" / "yelp" / "lift.csv")
     write_parquet(DOMAINS.replace("Film-Noir", "Noir"), results / "yelp" / "sparsity" / "domains.parquet")
-    table = claims_table(results).set_index("claim")
+    table = claims_table(results, datasets=["yelp"]).set_index("claim")
     # Western is sparser than Noir: the sparsest domain with enough test cases, without an NDCG row.
     assert table.loc["a", "domain"] == "Western"
     assert table.loc["a", "verdict"] == NOT_REPRODUCED  # -50% there
     assert table.loc["b", "verdict"] == NOT_MEASURED  # no NDCG row of Western
-    restricted = claims_table(results, methods=["generic"]).set_index("claim")
+    restricted = claims_table(results, datasets=["yelp"], methods=["generic"]).set_index("claim")
     assert (restricted["verdict"] == NOT_MEASURED).all()

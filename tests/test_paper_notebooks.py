@@ -5,12 +5,17 @@ aggregated, plus per-case results standing in for the SIGMA baseline; `bare` wit
 domain statistics and no power user, so that every "not measured" and "no such user" path runs.
 """
 
+import json
 import shutil
 
 import pandas as pd
 import pytest
 
 from seqrec import claims
+from seqrec.config import validate_config
+from seqrec.layout import Layout
+from seqrec.report import Run
+from seqrec.report.tables import write
 from seqrec.evaluate import evaluate
 from seqrec.io import read_parquet, write_parquet
 from seqrec.metrics import case_metrics
@@ -60,14 +65,29 @@ def nonempty(path):
     return path.exists() and path.stat().st_size > 0
 
 
+def report(results, tables):
+    """The run of generic, dynamic and the SIGMA stand-in on `synthetic`, its report `tables` written."""
+    config = validate_config({"methods": ["generic", "dynamic", "sigma"], "seeds": [1, 2],
+                              "aggregate": {"n_bootstrap": 100}})
+    run = Run({**config, "datasets": ["synthetic"]}, Layout(results=results))
+    (results / "config.json").write_text(json.dumps(run.config))
+    for name in tables:
+        write(run, name, run.path("report_table", table=name), run.path("report_tex", table=name))
+    return run
+
+
+def show(run_notebook, run, name):
+    return run_notebook(name, {"config_path": str(run.layout.results / "config.json"),
+                               "results_dir": str(run.layout.results),
+                               "figures_dir": str(run.layout.results / "figures" / name)})
+
+
 def test_claims_notebook(paper_results, run_notebook):
-    outputs = run_notebook("claims", {**workflow_parameters(paper_results, "claims"), "n_bootstrap": 100})
-    tables = paper_results / "tables" / "claims"
-    assert nonempty(tables / "claims.csv") and nonempty(tables / "claims.tex")
-    table = pd.read_csv(tables / "claims.csv").set_index(["dataset", "claim"])
-    assert len(table) == 2 * len(claims.CLAIMS)
+    run = report(paper_results, ["claims"])
+    outputs = show(run_notebook, run, "claims")
+    table = run.table("claims").set_index(["dataset", "claim"])
+    assert len(table) == len(claims.CLAIMS)
     assert set(table["verdict"]) <= set(claims.VERDICTS)
-    assert (table.loc["bare", "verdict"] == claims.NOT_MEASURED).all()
     synthetic = table.loc["synthetic"]
     assert synthetic.loc["c", "verdict"] != claims.NOT_MEASURED  # dense domains have lifts
     assert synthetic.loc["d", "verdict"] != claims.NOT_MEASURED  # timing.json of both seeds
@@ -79,10 +99,12 @@ def test_claims_notebook(paper_results, run_notebook):
     assert synthetic.loc["e-sigma", "measured"] < 0
     assert synthetic.loc["e-calrec", "verdict"] == claims.NOT_MEASURED
     assert synthetic.loc["a", "domain"] == "Crime"  # the sparsest domain of the synthetic data
-    tex = (tables / "claims.tex").read_text()
+    tex = run.path("report_tex", table="claims").read_text()
     assert "\\toprule" in tex and "$<$ 1\\%" in tex
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "not measured in this run" in html and "inconclusive" in html and "background-color" in html
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert f"at least {claims.MIN_TEST_CASES} test cases" in text  # the rules, from the constants
     for suffix in ("png", "pdf"):
         assert nonempty(paper_results / "figures" / "claims" / f"claims_lifts.{suffix}")
 
@@ -120,13 +142,10 @@ def test_qualitative_notebook(paper_results, run_notebook):
 
 
 def test_index_notebook(paper_results, run_notebook):
-    # The claims table the index reads is the one the claims notebook writes in the workflow.
-    table = claims.claims_table(paper_results, ["synthetic"], n_bootstrap=50)
-    (paper_results / "tables" / "claims").mkdir(parents=True, exist_ok=True)
-    table.to_csv(paper_results / "tables" / "claims" / "claims.csv", index=False)
-    outputs = run_notebook("index", workflow_parameters(paper_results, "index"))
-    listing = pd.read_csv(paper_results / "tables" / "index" / "notebooks.csv")
-    assert nonempty(paper_results / "tables" / "index" / "notebooks.tex")
+    run = report(paper_results, ["claims", "notebooks"])
+    outputs = show(run_notebook, run, "index")
+    listing = run.table("notebooks")
+    assert nonempty(run.path("report_tex", table="notebooks"))
     assert listing["name"].tolist()[:3] == ["datasets", "sparsity", "main_results"] and len(listing) == 11
     assert listing.set_index("name")["rendered"].to_dict()["datasets"]
     assert listing["rendered"].sum() == 1

@@ -96,7 +96,7 @@ class Layout:
     results: Path = Path("results")
     resources: Path = Path("resources")
 
-    def path(self, name: str, **wildcards) -> Path:
+    def path(self, name: str, /, **wildcards) -> Path:
         """The path of artifact `name`; wildcards not given stay `{...}` placeholders."""
         if name in RESULTS:
             root, pattern = self.results, RESULTS[name]
@@ -110,7 +110,7 @@ class Layout:
         """The path of `name` with every wildcard left in place, as a Snakemake rule writes it."""
         return str(self.path(name))
 
-    def expand(self, name: str, **values) -> list[Path]:
+    def expand(self, name: str, /, **values) -> list[Path]:
         """The paths of `name` for every combination of the given wildcard values (lists or scalars)."""
         keys = list(values)
         lists = [v if isinstance(v, (list, tuple)) else [v] for v in values.values()]

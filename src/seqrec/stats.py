@@ -206,6 +206,18 @@ def lift_table(
     return sort_rows(table, others)[LIFT_COLUMNS]
 
 
+def pooled_lifts(runs: pd.DataFrame, users: np.ndarray | None, k: int, reference: str, n_bootstrap: int,
+                 confidence: float, seed: int) -> pd.DataFrame:
+    """Lifts of every method over `reference` on the test cases of `users` (None: all) pooled into one
+    group, per method and metric: the "overall" rows of `lift_table` on those cases only."""
+    part = runs if users is None else runs.loc[runs["user"].isin(users)]
+    empty = [[] for _ in range(len(part))]
+    # One group only: the pooled cases, not every domain again.
+    part = part.assign(domains=empty, power_domains=empty)
+    table = lift_table(part, [k], reference, n_bootstrap, confidence, seed)
+    return table.loc[table["scope"] == "overall"]
+
+
 def _lift(value: np.ndarray, reference_value: np.ndarray) -> np.ndarray:
     """value / reference_value - 1: inf where only the reference is 0, NaN where both are."""
     with np.errstate(divide="ignore", invalid="ignore"):

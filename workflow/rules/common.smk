@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from seqrec.config import ConfigError, ablation_config, load_schema, validate_config
 from seqrec.datasets import get as get_dataset, raw_files
 from seqrec.methods import get_method
+from seqrec.report.index import notebooks
 
 # Errors name what the config came from: the one config file (see the Snakefile) and any --config.
 _config_source = " + ".join(
@@ -41,22 +42,7 @@ except ConfigError as err:
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
 
 _schema = load_schema()["properties"]
-NOTEBOOKS = (
-    [
-        "datasets",
-        "sparsity",
-        "results",
-        "main_results",
-        "robustness",
-        "power_users",
-        "overhead",
-        "convergence",
-        "qualitative",
-        "claims",
-    ]
-    + (["ablations"] if ABLATIONS else [])
-    + ["index"]
-)
+NOTEBOOKS = notebooks(config)  # seqrec.report.index: the pages of a run, the index last
 
 
 wildcard_constraints:
@@ -189,6 +175,8 @@ NOTEBOOK_TABLES = {
     "sparsity": ["domain_weights", "final_weights", "weight_trajectories"],
     "convergence": ["convergence"],
     "overhead": ["training_time", "overhead", "benchmarks"],
+    "claims": ["claims"],
+    "index": ["notebooks", "claims"],  # the listing of every other rendered notebook: the index comes last
 }
 NOTEBOOK_INPUTS = {
     "datasets": ["results/{dataset}/data/dataset.json", DOMAINS],
@@ -212,11 +200,8 @@ NOTEBOOK_INPUTS = {
         "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
         DOMAINS,
     ],
-    "claims": TABLES
-    + [
-        "results/{dataset}/runs/{method}/seed{seed}/timing.json",
-        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
-    ],
+    "claims": [],
+    "index": [],
 }
 
 
@@ -226,8 +211,6 @@ def all_methods():
 
 
 def notebook_inputs(wildcards):
-    if wildcards.name == "index":  # rendered last: it links every other notebook
-        return expand("results/notebooks/{name}.html", name=[n for n in NOTEBOOKS if n != "index"])
     paths = expand(
         NOTEBOOK_INPUTS[wildcards.name], dataset=config["datasets"], method=all_methods(), seed=config["seeds"]
     )

@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from seqrec.report import figures, runs
 from seqrec.report.format import frame_latex, mean_cell
 from seqrec.report.run import Run
-from seqrec.report.tables import Table
+from seqrec.report.tables import Table, artifacts
 
 
 def run_summary(history: pd.DataFrame) -> pd.DataFrame:
@@ -124,4 +124,4 @@ def convergence_figure(run: Run, histories: dict):
     return fig
 
 
-TABLES = {"convergence": Table(["history"], table, latex)}
+TABLES = {"convergence": Table(artifacts("history"), table, latex)}

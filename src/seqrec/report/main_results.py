@@ -12,7 +12,7 @@ from seqrec.report.format import lift_cell, mean_cell, metric_label, pct, share_
 from seqrec.report.groups import (GROUP_LABELS, LIFT_COLUMNS, METRICS, mark_best, shown_and_lifted, sort_groups,
                                   tested, with_groups)
 from seqrec.report.run import Run
-from seqrec.report.tables import Table
+from seqrec.report.tables import Table, artifacts
 
 
 
@@ -175,4 +175,4 @@ def heatmap(run: Run, table: pd.DataFrame):
     return fig
 
 
-TABLES = {"main_results": Table(["metrics_table", "lift_table", "domains"], table, latex)}
+TABLES = {"main_results": Table(artifacts("metrics_table", "lift_table", "domains"), table, latex)}

@@ -14,7 +14,7 @@ from seqrec.methods import METHODS
 from seqrec.report import figures, runs
 from seqrec.report.format import frame_latex, mean_cell
 from seqrec.report.run import Run
-from seqrec.report.tables import Table
+from seqrec.report.tables import Table, artifacts
 
 CLAIM_COLOR = "#c44e52"
 
@@ -288,7 +288,7 @@ def benchmark_figure(run: Run, benchmarks: pd.DataFrame):
 
 
 TABLES = {
-    "training_time": Table(["timing"], time_table, time_latex),
-    "overhead": Table(["timing"], overhead_table, overhead_latex),
-    "benchmarks": Table(["train_benchmark", "evaluate_benchmark"], benchmark_table, benchmark_latex),
+    "training_time": Table(artifacts("timing"), time_table, time_latex),
+    "overhead": Table(artifacts("timing"), overhead_table, overhead_latex),
+    "benchmarks": Table(artifacts("train_benchmark", "evaluate_benchmark"), benchmark_table, benchmark_latex),
 }

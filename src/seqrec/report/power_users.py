@@ -13,7 +13,7 @@ from seqrec.report import figures
 from seqrec.report.format import count, latex_table, lift_cell, mean_cell, metric_label, share_label, tex
 from seqrec.report.groups import LIFT_COLUMNS, METRICS, mark_best, shown_and_lifted, tested
 from seqrec.report.run import Run
-from seqrec.report.tables import Table
+from seqrec.report.tables import Table, artifacts
 
 MAX_NAMES = 10  # domain names per panel of the figure, the points farthest from the diagonal
 
@@ -183,4 +183,4 @@ def power_figure(run: Run, pairs: pd.DataFrame):
     return fig
 
 
-TABLES = {"power_users": Table(["metrics_table", "lift_table", "domains", "power_users"], table, latex)}
+TABLES = {"power_users": Table(artifacts("metrics_table", "lift_table", "domains", "power_users"), table, latex)}

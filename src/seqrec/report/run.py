@@ -59,7 +59,7 @@ class Run:
     def sparse_share_threshold(self) -> float:
         return float(self.config["sparsity"]["sparse_share_threshold"])
 
-    def path(self, name: str, **wildcards) -> Path:
+    def path(self, name: str, /, **wildcards) -> Path:
         return self.layout.path(name, **wildcards)
 
     def method_order(self, methods) -> list[str]:

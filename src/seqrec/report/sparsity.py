@@ -16,7 +16,7 @@ from seqrec.methods import get_method
 from seqrec.report import figures
 from seqrec.report.format import frame_latex, latex_table, share_label, tex
 from seqrec.report.run import Run
-from seqrec.report.tables import Table
+from seqrec.report.tables import Table, artifacts
 
 SPARSE_SHADE = "#fbe0cf"
 DOMAIN_COLUMNS = ["domain", "share", "interactions", "items", "users", "user_ratio", "entropy",
@@ -308,7 +308,7 @@ def trajectory_figure(run: Run, traj: pd.DataFrame, domains: pd.DataFrame):
     return fig
 
 
-_INPUTS = ["domains", "weights"]
+_INPUTS = artifacts("domains", "weights")
 TABLES = {
     "domain_weights": Table(_INPUTS, domain_table, domain_latex),
     "final_weights": Table(_INPUTS, final_table, final_latex),

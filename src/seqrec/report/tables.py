@@ -1,7 +1,7 @@
 """The tables of the report by name, and the step that writes one as csv + tex.
 
 Each table is a `Table` of a report module (that module's `TABLES`): the layout artifacts it reads
-(expanded over the run's datasets, methods and seeds), how it is computed from the run, and its
+(most: layout artifacts of every dataset, method and seed, `artifacts`), how it is computed from the run, and its
 LaTeX form. The workflow's `report` rule runs one job per table (`python -m seqrec report`).
 """
 
@@ -29,14 +29,27 @@ TABLES = {
     "training_time": "overhead",
     "overhead": "overhead",
     "benchmarks": "overhead",
+    "claims": "claims",
+    "notebooks": "index",
 }
 
 
 @dataclass(frozen=True)
 class Table:
-    inputs: list[str]  # layout artifact names
+    inputs: Callable[[Run], list[Path]]  # the files the table reads in a run
     compute: Callable[[Run], pd.DataFrame]
     latex: Callable[[Run, pd.DataFrame], str]
+
+
+def artifacts(*names: str) -> Callable[[Run], list[Path]]:
+    """The inputs of a table that reads these layout artifacts of every dataset, method and seed."""
+    def paths(run: Run) -> list[Path]:
+        found = []
+        for name in names:
+            found += run.layout.expand(name, dataset=run.datasets, method=run.methods, seed=run.seeds)
+        return list(dict.fromkeys(found))
+
+    return paths
 
 
 def get(name: str) -> Table:
@@ -46,11 +59,8 @@ def get(name: str) -> Table:
 
 
 def inputs(run: Run, name: str) -> list[Path]:
-    """The files table `name` reads in this run, each once."""
-    paths = []
-    for artifact in get(name).inputs:
-        paths += run.layout.expand(artifact, dataset=run.datasets, method=run.methods, seed=run.seeds)
-    return list(dict.fromkeys(paths))
+    """The files table `name` reads in this run."""
+    return get(name).inputs(run)
 
 
 def write(run: Run, name: str, csv: str | Path, tex: str | Path) -> None:
