@@ -54,22 +54,15 @@ def paper_results(tiny_dataset, tmp_path_factory):
     return results
 
 
-def workflow_parameters(results, name):
-    """The parameters the workflow's notebook rule passes."""
-    return {"results_dir": str(results), "figures_dir": str(results / "figures" / name),
-            "tables_dir": str(results / "tables" / name), "datasets": ["synthetic", "bare"],
-            "sparse_share_threshold": 0.03}
-
-
 def nonempty(path):
     return path.exists() and path.stat().st_size > 0
 
 
-def report(results, tables):
-    """The run of generic, dynamic and the SIGMA stand-in on `synthetic`, its report `tables` written."""
+def report(results, tables, datasets=("synthetic",)):
+    """The run of generic, dynamic and the SIGMA stand-in, its report `tables` written."""
     config = validate_config({"methods": ["generic", "dynamic", "sigma"], "seeds": [1, 2],
                               "aggregate": {"n_bootstrap": 100}})
-    run = Run({**config, "datasets": ["synthetic"]}, Layout(results=results))
+    run = Run({**config, "datasets": list(datasets)}, Layout(results=results))
     (results / "config.json").write_text(json.dumps(run.config))
     for name in tables:
         write(run, name, run.path("report_table", table=name), run.path("report_tex", table=name))
@@ -110,17 +103,18 @@ def test_claims_notebook(paper_results, run_notebook):
 
 
 def test_qualitative_notebook(paper_results, run_notebook):
-    outputs = run_notebook("qualitative", workflow_parameters(paper_results, "qualitative"))
-    tables = paper_results / "tables" / "qualitative"
-    for name in ("synthetic_history", "synthetic_top10"):
-        assert nonempty(tables / f"{name}.csv") and nonempty(tables / f"{name}.tex")
-    assert not list(tables.glob("bare_*"))  # no power user there: said so, nothing written
+    run = report(paper_results, ["qualitative", "qualitative_history", "qualitative_top"], ("synthetic", "bare"))
+    outputs = show(run_notebook, run, "qualitative")
+    for name in ("qualitative_history", "qualitative_top"):
+        assert nonempty(run.path("report_tex", table=name))
+    history, top = run.table("qualitative_history"), run.table("qualitative_top")
+    assert set(history["dataset"]) == set(top["dataset"]) == {"synthetic"}  # no power user in bare: said so
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert "no user to show" in text
 
-    top = pd.read_csv(tables / "synthetic_top10.csv")
     assert sorted(top["method"].unique()) == ["dynamic", "generic"] and (top["seed"] == 1).all()
     assert top.groupby("method")["rank"].apply(list).map(lambda r: r == list(range(1, 11))).all()
+    assert (top["target_rank"] == top["evaluated_rank"]).all()  # scored exactly as the evaluation
     user = int(top["user"].iloc[0])
     # The rule: a Crime power user whose test item is in Crime, the most training interactions in it.
     interactions = read_parquet(paper_results / "synthetic" / "data" / "interactions.parquet")
@@ -134,7 +128,6 @@ def test_qualitative_notebook(paper_results, run_notebook):
     counts = train_crime.groupby("user").size().reindex(eligible, fill_value=0)
     assert user == counts.idxmax()
     # The history never recommends itself: masked items are not in the lists.
-    history = pd.read_csv(tables / "synthetic_history.csv")
     assert history["split"].iloc[-1] == "test" and history["target"].iloc[-1]
     seen = set(interactions.loc[(interactions["user"] == user) & (interactions["split"] != "test"), "item"])
     target = int(history["item"].iloc[-1])

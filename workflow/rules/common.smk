@@ -176,6 +176,7 @@ NOTEBOOK_TABLES = {
     "convergence": ["convergence"],
     "overhead": ["training_time", "overhead", "benchmarks"],
     "claims": ["claims"],
+    "qualitative": ["qualitative", "qualitative_history", "qualitative_top"],
     "index": ["notebooks", "claims"],  # the listing of every other rendered notebook: the index comes last
 }
 NOTEBOOK_INPUTS = {
@@ -192,14 +193,7 @@ NOTEBOOK_INPUTS = {
         "results/benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",
     ],
     "ablations": ["results/{dataset}/ablations/tables/lift.csv", DOMAINS],
-    "qualitative": [
-        "results/{dataset}/data/interactions.parquet",
-        "results/{dataset}/data/items.parquet",
-        "results/{dataset}/sparsity/power_users.parquet",
-        "results/{dataset}/runs/{method}/seed{seed}/model.pt",
-        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
-        DOMAINS,
-    ],
+    "qualitative": [],
     "claims": [],
     "index": [],
 }

@@ -31,6 +31,9 @@ TABLES = {
     "benchmarks": "overhead",
     "claims": "claims",
     "notebooks": "index",
+    "qualitative": "qualitative",
+    "qualitative_history": "qualitative",
+    "qualitative_top": "qualitative",
 }
 
 
