@@ -1,9 +1,16 @@
+"""The report's datasets table and the datasets notebook on fake prepared data."""
+
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from seqrec.config import validate_config
 from seqrec.io import write_json, write_parquet
+from seqrec.layout import Layout
+from seqrec.report import Run
+from seqrec.report.tables import write
 
 
 def fake_dataset(results: Path, dataset: str, n_domains: int, decay: float, files: dict[str, int]) -> None:
@@ -44,8 +51,13 @@ def test_datasets_notebook_runs_on_fake_results(tmp_path, run_notebook):
     results = tmp_path / "results"
     fake_dataset(results, "alpha", 8, 0.6, {"raw/ratings_v1.dat": 40_100, "raw/items.dat": 1_000})
     fake_dataset(results, "beta", 45, 0.15, {})  # generated data: no raw files
-    outputs = run_notebook("datasets", {"results_dir": str(results)})
+    run = Run({**validate_config({}), "datasets": ["alpha", "beta"]}, Layout(results=results))
+    write(run, "datasets", run.path("report_table", table="datasets"), run.path("report_tex", table="datasets"))
+    (results / "config.json").write_text(json.dumps(run.config))
+    outputs = run_notebook("datasets", {"config_path": str(results / "config.json"), "results_dir": str(results),
+                                        "figures_dir": str(results / "figures")})
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
+    assert "not plotted: other" in "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
 
     table = pd.read_csv(results / "tables" / "datasets.csv")
     assert table["dataset"].tolist() == ["alpha", "beta"]

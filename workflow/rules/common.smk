@@ -169,6 +169,7 @@ TABLES = ["results/tables/{dataset}/metrics.csv", "results/tables/{dataset}/lift
 # What each notebook reads: tables of the report step (results/tables/{table}.csv) and run outputs,
 # patterns expanded over the configured datasets, methods and seeds.
 NOTEBOOK_TABLES = {
+    "datasets": ["datasets"],
     "main_results": ["main_results"],
     "power_users": ["power_users"],
     "robustness": ["main_results", "robustness"],

@@ -19,6 +19,7 @@ from seqrec.report.run import Run
 
 # Table name -> the report module defining it (imported only when the table is computed).
 TABLES = {
+    "datasets": "datasets",
     "main_results": "main_results",
     "power_users": "power_users",
     "robustness": "robustness",
