@@ -8,9 +8,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-PARAMETERS = {"config_path", "results_dir", "figures_dir"}
-# Templates not yet reading the run through seqrec.report take the settings one by one.
-OWN_PARAMETERS = {"ablations", "results"}
+PARAMETERS = {"config_path", "results_dir", "figures_dir"}  # what the notebook step passes
 
 
 def test_every_paper_notebook_is_here():
@@ -23,6 +21,5 @@ def test_template(name):
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
     names = {node.targets[0].id for node in ast.parse(code[0].source).body}
-    expected = {"results_dir", "figures_dir"} if name in OWN_PARAMETERS else PARAMETERS
-    assert expected <= names, f"{name}: parameters {sorted(expected - names)} missing"
+    assert names == PARAMETERS, f"{name}: parameters {sorted(names ^ PARAMETERS)} differ from the notebook step's"
     assert all(not cell.outputs and cell.execution_count is None for cell in code)

@@ -1,9 +1,13 @@
+"""The per-domain results notebook on fake aggregated tables."""
+
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from conftest import write_per_case
+from seqrec.config import validate_config
 from seqrec.io import write_parquet
 from seqrec.stats import aggregate
 
@@ -37,10 +41,18 @@ def fake_results(results: Path, dataset: str, n_users: int = 300) -> None:
     )
 
 
+def show(run_notebook, results: Path) -> list:
+    """The notebook rendered for a run of generic, fixed and dynamic on `synthetic`."""
+    config = validate_config({"methods": ["generic", "fixed", "dynamic"], "seeds": [1, 2], "evaluate": {"ks": [5, 10]}})
+    (results / "config.json").write_text(json.dumps(config))
+    return run_notebook("results", {"config_path": str(results / "config.json"), "results_dir": str(results),
+                                    "figures_dir": str(results / "figures")})
+
+
 def test_results_notebook_runs_on_fake_results(tmp_path, run_notebook):
     results = tmp_path / "results"
     fake_results(results, "synthetic")
-    outputs = run_notebook("results", {"results_dir": str(results)})
+    outputs = show(run_notebook, results)
     assert any("image/png" in o.get("data", {}) for o in outputs)
     for suffix in ("png", "pdf"):
         figure = results / "figures" / f"synthetic_lift_vs_share.{suffix}"
@@ -56,6 +68,6 @@ def test_results_notebook_shows_an_unbounded_interval(tmp_path, run_notebook):
     row = (lifts["method"] == "dynamic") & (lifts["domain"] == "Film-Noir") & (lifts["metric"] == "ndcg") & (lifts["k"] == 10)
     lifts.loc[row, ["lift", "ci_low", "ci_high"]] = [0.12, -0.05, np.inf]
     lifts.to_csv(lift_csv, index=False)
-    outputs = run_notebook("results", {"results_dir": str(results)})
+    outputs = show(run_notebook, results)
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "+12.0% [−5.0, +∞)" in html

@@ -112,13 +112,6 @@ def _notebook(args: argparse.Namespace) -> None:
     config_path = args.out.with_suffix(".config.json")
     write_json(args.config, config_path)
     parameters = {"config_path": str(config_path), "results_dir": str(args.results), "figures_dir": str(args.figures)}
-    if args.tables is not None:  # notebooks not yet moved onto seqrec.report take the run's settings one by one
-        from seqrec.report import Run
-
-        args.tables.mkdir(parents=True, exist_ok=True)
-        run = Run(args.config)
-        parameters.update(tables_dir=str(args.tables), datasets=run.datasets, methods=run.methods, seeds=run.seeds,
-                          sparse_share_threshold=run.sparse_share_threshold)
     try:
         render_notebook(args.template, args.out, args.out.with_suffix(".html"), parameters)
     except BaseException:
@@ -191,7 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--template", type=Path, required=True, help="notebooks/{name}.ipynb")
     sub.add_argument("--figures", type=Path, required=True, help="folder the notebook writes its figures into")
     sub.add_argument("--results", type=Path, default=Path("results"), help="the results folder of the run")
-    sub.add_argument("--tables", type=Path, help="folder a notebook writes its own tables into (older templates)")
     return parser
 
 

@@ -1,6 +1,7 @@
-# Papermill executes each notebook template with its parameters; nbconvert renders it to HTML
-# (cells tagged remove_input, the plotting helpers, show only their output there), both in the
-# package's notebook step (src/seqrec/render.py).
+# Papermill executes each notebook template with the run's whole config (written beside the
+# executed notebook, passed as `config_path`); nbconvert renders it to HTML without the code: prose,
+# tables and figures. Both in the package's notebook step (src/seqrec/render.py). The notebooks
+# show the report's tables (rule report) and draw the figures.
 
 
 rule notebook:
@@ -8,16 +9,15 @@ rule notebook:
         notebook_inputs,
         template=f"{ROOT}/notebooks/{{name}}.ipynb",
     output:
-        notebook="results/notebooks/{name}.ipynb",
-        html="results/notebooks/{name}.html",
-        config="results/notebooks/{name}.config.json",
+        notebook=LAYOUT.pattern("notebook"),
+        html=LAYOUT.pattern("notebook_html"),
+        config=LAYOUT.pattern("notebook_config"),
         figures=report(
-            directory("results/figures/{name}"),
+            directory(LAYOUT.pattern("notebook_figures")),
             patterns=["{figure}.png"],
             caption="../report/figure.rst",
             category="{name}",
         ),
-        tables=directory("results/tables/{name}"),
     log:
         "results/logs/notebooks/{name}.log",
     conda:
@@ -26,4 +26,4 @@ rule notebook:
         config=json.dumps(config, sort_keys=True),
     shell:
         "python -m seqrec notebook --config {params.config:q} --template {input.template} --out {output.notebook} "
-        "--figures {output.figures} --tables {output.tables} --results results > {log} 2>&1"
+        "--figures {output.figures} --results results > {log} 2>&1"

@@ -35,6 +35,7 @@ TABLES = {
     "qualitative": "qualitative",
     "qualitative_history": "qualitative",
     "qualitative_top": "qualitative",
+    "ablations": "ablations",
 }
 
 
