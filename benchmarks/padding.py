@@ -14,6 +14,9 @@ during it (the better measure of cost on a machine shared with other jobs), real
 wall second and the wall time of one validation; then the ratios ML-1M / LastFM of real positions,
 of computed positions and of epoch times.
 
+On a CPU shared with other jobs, wall times swing with their load; `--threads 1` and the CPU time
+give the steadiest comparison (with more threads than free cores, waiting threads spin and burn CPU).
+
 It uses only the trainer's public interface (Trainer, train_epoch, validate), so the numbers before
 a change come from the same script run on another checkout's package: PYTHONPATH=<checkout>/src.
 """
