@@ -1,8 +1,8 @@
 """What every figure of the report shares: saving, the methods' order and colours, markers.
 
 The method registry (seqrec.methods) has no labels or colours yet, so they are kept here, in one
-table: the paper's three methods have fixed colours, every other method takes the next colour of
-the cycle in the registry's order.
+table: the paper's three methods have fixed colours, every other method the colour of its place in
+the registry, the same in every figure.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from seqrec.io import atomic_path
 from seqrec.methods import METHODS
 
 METHOD_COLORS = {"generic": "0.35", "fixed": "#1f77b4", "dynamic": "#ff7f0e"}
-OTHER_COLORS = ["#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+OTHER_COLORS = ["#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#98df8a",
+                "#ff9896", "#c5b0d5", "#c49c94", "#9edae5"]  # one per method of the registry but the three above
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p"]
 SPARSE_COLOR, DENSE_COLOR = "#dd8452", "#4c72b0"
 SPARSE_TEXT = "#a0501e"  # the sparse colour, dark enough for text
@@ -27,13 +28,11 @@ def save(fig, folder: str | Path, name: str) -> None:
 
 
 def method_colors(methods) -> dict[str, str]:
-    """A colour for each of `methods`: the fixed ones, then the cycle in the registry's order."""
-    registry = list(METHODS)
-    others = sorted((m for m in methods if m not in METHOD_COLORS),
-                    key=lambda m: (registry.index(m) if m in registry else len(registry), m))
-    colors = {m: METHOD_COLORS[m] for m in methods if m in METHOD_COLORS}
-    colors.update({m: OTHER_COLORS[i % len(OTHER_COLORS)] for i, m in enumerate(others)})
-    return colors
+    """A colour for each of `methods`, the same in every figure: the paper's three methods have fixed
+    ones, every other method of the registry the colour of its place in it (others: grey)."""
+    others = [m for m in METHODS if m not in METHOD_COLORS]
+    return {m: METHOD_COLORS[m] if m in METHOD_COLORS else
+            OTHER_COLORS[others.index(m) % len(OTHER_COLORS)] if m in others else "0.6" for m in methods}
 
 
 def dataset_markers(datasets) -> dict[str, str]:

@@ -63,17 +63,20 @@ def ci_text(low: float, high: float) -> str:
 
 
 def lift_cell(lift, low, high, significant, latex: bool = False) -> str:
-    """"+52.4%* [+10.1, +90.0]": lift, marker where significant after Holm, bootstrap CI."""
+    """"+52.4%* [+10.1, +90.0]": lift, marker where significant after Holm, bootstrap CI (an unbounded
+    end open: "+12.0% [−5.0, +∞)")."""
     if missing(lift):
         return TEX_DASH if latex else DASH
     mark = "*" if not missing(significant) and bool(significant) else ""
-    has_ci = not (missing(low) or missing(high))
+    ci = ""
+    if not (missing(low) or missing(high)):
+        ci = (f"{'(' if np.isinf(low) else '['}{pct(low, latex)}, {pct(high, latex)}"
+              f"{')' if np.isinf(high) else ']'}")
     if latex:
         value = f"${pct(lift, True)}" + ("^{*}$" if mark else "$")
-        ci = f" {{\\scriptsize $[{pct(low, True)}, {pct(high, True)}]$}}" if has_ci else ""
-        return value + ci
+        return value + (f" {{\\scriptsize ${ci}$}}" if ci else "")
     value = pct(lift) + ("" if np.isinf(lift) else "%") + mark
-    return value + (f" [{pct(low)}, {pct(high)}]" if has_ci else "")
+    return value + (f" {ci}" if ci else "")
 
 
 def mean_cell(mean: float, std: float, best: bool = False, latex: bool = False, fmt: str = ".4f") -> str:
