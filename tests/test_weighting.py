@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seqrec.config import validate_config
-from seqrec.weighting import build_weighting, domain_table, power_users
+from seqrec.weighting import build_weighting, domain_table, padded_to_power_of_two, power_users
 
 # Items 1: {A}, 2: {B}, 3: {A, B}. Training positives: item 1 six times, items 2 and 3 twice each,
 # so A holds 8 of 10 positives (share 0.8) and B holds 4 (share 0.4, multi-label counting).
@@ -118,12 +118,26 @@ def test_cuda_graph_update_matches_eager_update():
     graphed = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy", device="cuda")
     eager = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy", device="cpu")
     generator = torch.Generator().manual_seed(0)
-    for size in (6, 6, 4, 6, 4):  # two shapes, each captured once and replayed
+    for size in (6, 6, 4, 6, 4, 5, 7):  # sizes bucketed to two shapes (8, 4), each captured once
         targets = torch.randint(0, 4, (size,), generator=generator)
         graphed.observe(targets.cuda())
         eager.observe(targets)
         assert graphed.item_weights.cpu().tolist() == pytest.approx(eager.item_weights.tolist(), rel=1e-5)
     assert len(graphed._graphed_update.graphs) == 2
+
+
+def test_targets_padded_to_a_power_of_two_update_the_weights_alike():
+    # What the CUDA path observes: cut batches' many sizes fall into a few, and padding is not counted.
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    padded = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy")
+    plain = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy")
+    targets = torch.tensor([[2, 2, 1], [3, 1, 0]])
+    assert padded_to_power_of_two(targets).tolist() == [2, 2, 1, 3, 1, 0, 0, 0]
+    padded.observe(padded_to_power_of_two(targets))
+    plain.observe(targets.flatten())
+    assert padded.item_weights.tolist() == pytest.approx(plain.item_weights.tolist())
+    sizes = {len(padded_to_power_of_two(torch.zeros(n, dtype=torch.long))) for n in range(1, 25_601)}
+    assert len(sizes) == 16  # 1 .. 32768: a batch of 128 x 200 positions at most
 
 
 @pytest.mark.parametrize("score, scores", [

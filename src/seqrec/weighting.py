@@ -215,7 +215,7 @@ class DynamicWeighting(Weighting):
 
     def observe(self, targets: torch.Tensor) -> None:
         if targets.is_cuda:
-            self._graphed_update(targets)
+            self._graphed_update(padded_to_power_of_two(targets))
         else:
             self._update(targets)
 
@@ -232,6 +232,17 @@ class DynamicWeighting(Weighting):
     def load_state_dict(self, state: dict) -> None:
         self.ema.copy_(state["ema"])
         self.item_weights.copy_(self._item_weights())
+
+
+def padded_to_power_of_two(targets: torch.Tensor) -> torch.Tensor:
+    """The targets, flattened and padded with item 0 (no domain, never counted) to a power of two.
+
+    Batches cut to their longest sequence have hundreds of sizes; a CUDA graph is captured per
+    input shape, so bucketing the sizes keeps the graphs (and their memory) to a handful.
+    """
+    flat = targets.flatten()
+    size = 1 << max(len(flat) - 1, 0).bit_length()
+    return torch.nn.functional.pad(flat, (0, size - len(flat)))
 
 
 def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_train_counts: np.ndarray,
