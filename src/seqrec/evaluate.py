@@ -16,11 +16,12 @@ from seqrec import io
 from seqrec.device import autocast, configure_threads, pick_device
 from seqrec.metrics import case_metrics, summarise
 from seqrec.models import load_model
+from seqrec.models.base import SequenceModel
 from seqrec.sequences import EvalCases, evaluation_cases
 
 
 @torch.no_grad()
-def rank_cases(model: torch.nn.Module, cases: EvalCases, batch_size: int, mask_history: bool = True) -> torch.Tensor:
+def rank_cases(model: SequenceModel, cases: EvalCases, batch_size: int, mask_history: bool = True) -> torch.Tensor:
     """0-based rank of each case's target among all items, on the model's device, in the cases' order.
 
     Cases run in order of history length, in batches cut to their longest history (no arithmetic on
@@ -45,7 +46,7 @@ def rank_cases(model: torch.nn.Module, cases: EvalCases, batch_size: int, mask_h
         with autocast(device):
             hidden = model(cases.inputs[rows, :width])
         last = hidden[torch.arange(end - start, device=device), cases.last[rows]].float()
-        scores = last @ embeddings.T
+        scores = model.scores(last, embeddings)
         target = cases.targets[rows].unsqueeze(1)
         target_score = scores.gather(1, target)
         scores[:, 0] = float("-inf")

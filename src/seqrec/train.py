@@ -1,11 +1,13 @@
 """Training of one (dataset, method, seed): all positions of every sequence at once, AdamW, early
 stopping on validation NDCG@10, and a checkpoint after every epoch so a killed job resumes.
 
-Architectures differ in three ways the trainer knows of (seqrec.models): a non-causal model trains on
-random prefixes of each sequence, from their last position; an architecture's `auxiliary_loss` is
-added to the next-item loss; a model without parameters (pop) is fitted in a single "epoch". The
-architectures listed in `train.target_domain_stage` (CALRec's two-stage training) continue, after
-early stopping, with a stage that fine-tunes on the positives of the target domains.
+The trainer relies on the architecture contract (seqrec.models.base.SequenceModel): a non-causal
+model trains on random prefixes of each sequence, from their last position; the model's
+`auxiliary_loss` is added to the next-item loss; a fitted model (pop) is fitted in a single "epoch";
+a model that needs item text gets it before training. The architectures listed in
+`train.target_domain_stage` (CALRec's two-stage training) are trained by TargetDomainStageTrainer,
+which continues, after early stopping, with a stage that fine-tunes on the positives of the target
+domains.
 
 Outputs in the run folder: model.pt (the best epoch), history.csv (one row per epoch),
 weights.csv (each domain's loss weight after every epoch, epoch 0 = initial) and timing.json (wall
@@ -45,7 +47,12 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    """Holds the model, optimiser, weighting and data of one run on one device."""
+    """Holds the model, optimiser, weighting and data of one run on one device.
+
+    A run trains in stages (progress["stage"], from 1): `finished` says when the current stage is
+    over, `next_stage` may begin another one (a subclass's hook; here there is none), and `resume`
+    restores the stage of a checkpoint.
+    """
 
     def __init__(self, interactions: pd.DataFrame, items: pd.DataFrame, domains: pd.DataFrame,
                  method: str, dataset: str, config: dict, device: torch.device,
@@ -62,17 +69,17 @@ class Trainer:
         self.model_args = {key: self.settings[key] for key in SHARED_MODEL_ARGS}
         self.model_args.update({key: value for key, value in own.items() if key not in config["train"]})
         self.model_args["n_items"] = n_items
-        if hasattr(model_class, "set_item_text"):
+        if model_class.needs_item_text:
             if item_text is None:
                 raise ValueError(f"method {method} needs the item text embeddings: run `python -m seqrec text` "
                                  "and pass its output with --text (the workflow's item_text rule does both)")
             self.model_args["text_dim"] = int(item_text.shape[1])
         self.model = model_class(**self.model_args).to(device)
-        if item_text is not None and hasattr(self.model, "set_item_text"):
+        if model_class.needs_item_text:
             self.model.set_item_text(item_text.to(device))
         self.causal = model_class.causal
         counts = item_train_counts(interactions, n_items)
-        self.fitted = hasattr(self.model, "fit")  # no parameters: fitted on the counts, not trained
+        self.fitted = model_class.fitted
         if self.fitted:
             self.model.fit(counts)
         self.optimizer = None if self.fitted else torch.optim.AdamW(
@@ -81,25 +88,27 @@ class Trainer:
         self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
                                          dataset, device)
         self.domain_names = domains["domain"].tolist()
-        self.target_domain_items = self._target_domain_items(items, domains, n_items)
-        self.stage_weights = None  # per-item loss multipliers of the target-domain stage, once it starts
         self.inputs, self.targets, self.lengths = training_tensors(interactions, self.settings["max_len"], device)
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
         self.eval_batch_size = config["evaluate"]["batch_size"]
 
-    def _target_domain_items(self, items: pd.DataFrame, domains: pd.DataFrame, n_items: int) -> torch.Tensor:
-        """[V+1] bool: the item belongs to a target domain (the `fixed_target` column of the domain table)."""
-        item_domains = ItemDomains(items, self.domain_names, n_items, self.device)
-        target = torch.tensor(domains["fixed_target"].to_numpy(bool), device=self.device)
-        return item_domains.multi_hot[:, target].sum(1) > 0
+    def finished(self, progress: dict) -> bool:
+        """The current stage is over: one pass for a fitted model, else max_epochs or early stopping."""
+        if self.fitted:
+            return progress["epoch"] >= 1
+        return progress["epoch"] >= self.settings["max_epochs"] or progress["stale"] >= self.settings["patience"]
 
-    def start_target_domain_stage(self) -> None:
-        """CALRec's second stage: positives outside the target domains weigh `other_domain_weight`."""
-        stage = self.settings["target_domain_stage"]
-        self.stage_weights = torch.where(self.target_domain_items, 1.0, stage["other_domain_weight"])
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings["lr"] * stage["lr_scale"],
-                                           weight_decay=self.settings["weight_decay"])
+    def next_stage(self, progress: dict) -> bool:
+        """Called when a stage is finished: begin another one (and say so) or end the run (False)."""
+        return False
+
+    def resume(self, progress: dict) -> None:
+        """Before a checkpoint's state is loaded: set up the stage it was saved in."""
+
+    def position_weights(self, targets: torch.Tensor) -> torch.Tensor | None:
+        """The loss weight of each target (None: all weigh 1)."""
+        return None if self.method.weighting == "generic" else self.weighting.item_weights[targets]
 
     def loss(self, hidden: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         embeddings = self.model.item_embeddings()
@@ -160,17 +169,14 @@ class Trainer:
             inputs, targets, last = self.random_prefixes(inputs, targets)
         with autocast(self.device):
             hidden = self.model(inputs)
-            auxiliary = self.model.auxiliary_loss(inputs, hidden) if hasattr(self.model, "auxiliary_loss") else 0.0
+            auxiliary = self.model.auxiliary_loss(inputs, hidden)
         if self.causal:
             hidden, targets = hidden.flatten(0, 1), targets.flatten()
         else:
             hidden = hidden[torch.arange(len(hidden), device=self.device), last]
         with weighting_timer.section():
             self.weighting.observe(targets)
-            weights = None if self.method.weighting == "generic" else self.weighting.item_weights[targets]
-        if self.stage_weights is not None:
-            stage = self.stage_weights[targets]
-            weights = stage if weights is None else weights * stage
+            weights = self.position_weights(targets)
         loss = self.loss(hidden, targets, weights) + auxiliary
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -193,26 +199,58 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
 
 
-def _uses_target_domain_stage(trainer: Trainer) -> bool:
-    stage = trainer.settings["target_domain_stage"]
-    return trainer.method.architecture in stage["architectures"] and stage["epochs"] > 0
+class TargetDomainStageTrainer(Trainer):
+    """CALRec's two-stage training (`train.target_domain_stage`): after stage 1 (all domains, until
+    early stopping), stage 2 fine-tunes the best stage-1 model for `epochs` epochs at lr * lr_scale,
+    with the positives outside the target domains weighing `other_domain_weight`. The final model is
+    the best stage-2 epoch on validation (the two-stage procedure's output, as in CALRec)."""
+
+    def __init__(self, interactions: pd.DataFrame, items: pd.DataFrame, domains: pd.DataFrame, *args, **kwargs):
+        super().__init__(interactions, items, domains, *args, **kwargs)
+        self.stage = self.settings["target_domain_stage"]
+        # [V+1] bool: the item belongs to a target domain (the `fixed_target` column of the domain table).
+        item_domains = ItemDomains(items, self.domain_names, self.n_items, self.device)
+        target = torch.tensor(domains["fixed_target"].to_numpy(bool), device=self.device)
+        self.target_domain_items = item_domains.multi_hot[:, target].sum(1) > 0
+        self.stage_weights = None  # per-item loss multipliers of stage 2, once it starts
+
+    def finished(self, progress: dict) -> bool:
+        if progress["stage"] == 2:
+            return progress["stage_epoch"] >= self.stage["epochs"]
+        return super().finished(progress)
+
+    def next_stage(self, progress: dict) -> bool:
+        if progress["stage"] == 2:
+            return False
+        self.model.load_state_dict(progress["best_state"])
+        self._start_stage_2()
+        progress.update(stage=2, stage_epoch=0, best=None, stale=0)
+        print(f"stage 2: fine-tuning on the target domains for {self.stage['epochs']} epochs", flush=True)
+        return True
+
+    def resume(self, progress: dict) -> None:
+        if progress["stage"] == 2:
+            self._start_stage_2()
+
+    def _start_stage_2(self) -> None:
+        self.stage_weights = torch.where(self.target_domain_items, 1.0, self.stage["other_domain_weight"])
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings["lr"] * self.stage["lr_scale"],
+                                           weight_decay=self.settings["weight_decay"])
+
+    def position_weights(self, targets: torch.Tensor) -> torch.Tensor | None:
+        weights = super().position_weights(targets)
+        if self.stage_weights is None:
+            return weights
+        stage = self.stage_weights[targets]
+        return stage if weights is None else weights * stage
 
 
-def _stage_finished(trainer: Trainer, progress: dict) -> bool:
-    settings = trainer.settings
-    if progress["stage"] == 2:
-        return progress["stage_epoch"] >= settings["target_domain_stage"]["epochs"]
-    if trainer.fitted:
-        return progress["epoch"] >= 1
-    return progress["epoch"] >= settings["max_epochs"] or progress["stale"] >= settings["patience"]
-
-
-def _enter_target_domain_stage(trainer: Trainer, progress: dict) -> None:
-    """From the best model of stage 1, fine-tune on the target domains; the final model is the best
-    stage-2 epoch on validation (the two-stage procedure's output, as in CALRec)."""
-    trainer.model.load_state_dict(progress["best_state"])
-    trainer.start_target_domain_stage()
-    progress.update(stage=2, stage_epoch=0, best=None, stale=0)
+def trainer_class(method: str, config: dict) -> type[Trainer]:
+    """The trainer of `method`: TargetDomainStageTrainer for the architectures of train.target_domain_stage."""
+    stage = config["train"]["target_domain_stage"]
+    if get_method(method).architecture in stage["architectures"] and stage["epochs"] > 0:
+        return TargetDomainStageTrainer
+    return Trainer
 
 
 def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, method: str, seed: int,
@@ -228,7 +266,7 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
         from seqrec.text import read_item_embeddings
 
         item_text = read_item_embeddings(text_embeddings)
-    trainer = Trainer(io.read_parquet(data_dir / "interactions.parquet"),
+    trainer = trainer_class(method, config)(io.read_parquet(data_dir / "interactions.parquet"),
                       io.read_parquet(data_dir / "items.parquet"),
                       io.read_parquet(sparsity_dir / "domains.parquet"),
                       method, dataset, config, device, item_text)
@@ -243,8 +281,7 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
     saved = checkpoint.load(checkpoint_path, run, device)
     if saved is not None:
         progress = saved["progress"]
-        if progress["stage"] == 2:
-            trainer.start_target_domain_stage()
+        trainer.resume(progress)
         trainer.load_state(saved["trainer"])
         checkpoint.set_rng_state(saved["rng"])
         resumed_after = progress["epoch"]
@@ -252,13 +289,7 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
 
     print(f"training {method} on {dataset} (seed {seed}) on {device}: {len(trainer.inputs)} sequences, "
           f"{trainer.n_items} items", flush=True)
-    while True:
-        if _stage_finished(trainer, progress):
-            if progress["stage"] == 2 or not _uses_target_domain_stage(trainer):
-                break
-            _enter_target_domain_stage(trainer, progress)
-            print(f"stage 2: fine-tuning on the target domains for "
-                  f"{trainer.settings['target_domain_stage']['epochs']} epochs", flush=True)
+    while not trainer.finished(progress) or trainer.next_stage(progress):
         epoch = progress["epoch"] + 1
         weighting_timer = SectionTimer(device)
         epoch_start = time.perf_counter()

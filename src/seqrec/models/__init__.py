@@ -1,16 +1,9 @@
-"""Sequence encoders: item sequences [B, L] in, a hidden state per position [B, L, d] out.
-
-Every architecture exposes `item_embeddings()` ([V+1, d], row 0 = padding) so that scores over all
-items are `hidden @ item_embeddings().T` and the losses of seqrec.losses apply unchanged. Besides:
-
-- `causal` (class attribute): True when the hidden state of position j depends only on the items
-  at positions <= j, so training uses every position at once; False (SIGMA's flipped branch sees
-  later items) makes the trainer train on random prefixes, from their last position only.
-- `auxiliary_loss(sequences, hidden)` (optional): the architecture's own extra objectives of a
-  training batch (contrastive, adversarial), already weighted, added to the next-item loss.
-- `fit(item_train_counts)` (optional): a model without parameters (pop) is fitted, not trained.
+"""The architectures: one module each, every model a seqrec.models.base.SequenceModel (the contract
+the trainer and the evaluation rely on: hidden states, item embeddings, scores, auxiliary loss, and
+whether it is causal, fitted or needs item text).
 
 The architectures are imported on first use, so a run of one method loads only its own module.
+Adding one: its module with a SequenceModel subclass, and its entry below.
 """
 
 from importlib import import_module

@@ -54,11 +54,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqrec.io import InputError
+from seqrec.models.base import SequenceModel
 from seqrec.models.sasrec import CausalTransformer
 
 
-class CALRec(nn.Module):
-    causal = True  # hidden at position j depends only on items at positions <= j
+class CALRec(SequenceModel):
+    needs_item_text = True
 
     def __init__(self, n_items: int, max_len: int, d_model: int = 64, n_layers: int = 2, n_heads: int = 2,
                  dropout: float = 0.2, text_dim: int = 384, item_id_embedding: bool = True,
@@ -78,7 +79,6 @@ class CALRec(nn.Module):
         self.backbone = CausalTransformer(max_len, d_model, n_layers, n_heads, dropout)  # SASRec's
 
     def set_item_text(self, vectors: torch.Tensor) -> None:
-        """Install the frozen item text vectors [n_items + 1, text_dim] (row 0 = padding)."""
         if vectors.shape != self.item_text.shape:
             raise InputError(f"item text embeddings of shape {list(vectors.shape)} do not fit this item table "
                              f"({list(self.item_text.shape)} expected): they were computed for another version "

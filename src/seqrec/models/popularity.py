@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
+
+from seqrec.models.base import SequenceModel
 
 
-class Popularity(nn.Module):
-    causal = True
+class Popularity(SequenceModel):
+    fitted = True
 
     def __init__(self, n_items: int, max_len: int, **_shared_model_args):
         # The shared model arguments (d_model, n_layers, ...) do not apply to a count.

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import nn
 
+from seqrec.models.base import SequenceModel
+
 
 class CausalTransformer(nn.Module):
     """Learned positions, pre-norm causal transformer blocks and a final layer norm: input vectors
@@ -37,9 +39,7 @@ class CausalTransformer(nn.Module):
         return self.final_norm(x)
 
 
-class SASRec(nn.Module):
-    causal = True
-
+class SASRec(SequenceModel):
     def __init__(self, n_items: int, max_len: int, d_model: int = 64, n_layers: int = 2,
                  n_heads: int = 2, dropout: float = 0.2):
         super().__init__()

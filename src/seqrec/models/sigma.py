@@ -56,6 +56,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from seqrec.models.base import SequenceModel
+
 
 CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py; 8 to 32 are within noise)
 # State elements in one block of rows of the parallel scan ([positions, rows, N, D] per work tensor, four in
@@ -454,7 +456,7 @@ class SIGMALayer(nn.Module):
         return self.ffn(self.norm(h + x if self.residual else h))
 
 
-class SIGMA(nn.Module):
+class SIGMA(SequenceModel):
     causal = False  # the flipped branch sees later items: trained on prefixes, last position only
 
     def __init__(self, n_items: int, max_len: int, d_model: int = 64, n_layers: int = 1, n_heads: int = 2,

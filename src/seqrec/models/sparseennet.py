@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqrec.models.base import SequenceModel
 from seqrec.models.sasrec import SASRec
 
 OPERATORS = ("crop", "mask", "reorder", "pool")
@@ -178,8 +179,7 @@ class Generator(nn.Module):
         return embeddings + real * self.scale * size * step
 
 
-class SparseEnNet(nn.Module):
-    causal = True
+class SparseEnNet(SequenceModel):
 
     # d_model .. dropout: the project's shared encoder settings. The next seven defaults are the released
     # main.py's nsl_weight, discriminator_weight, temperature, tao, gamma, beta, omega; generator_scale is ours.
