@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from seqrec import io
-from seqrec.config import validate_config
+from seqrec.config import load_schema, validate_config
 from seqrec.datasets import synthetic
 from seqrec.device import SectionTimer, configure_threads, pick_device
 from seqrec.evaluate import rank_cases
@@ -35,7 +35,8 @@ from seqrec.text import encode_items
 from seqrec.train import Trainer, seed_everything
 from seqrec.weighting import domain_table, fixed_targets
 
-MAIN_METHODS = ["pop", "generic", "fixed", "dynamic", "sigma", "calrec", "sparseennet"]
+# The methods a run of the default config trains; any method of the registry can be chosen.
+MAIN_METHODS = load_schema()["properties"]["methods"]["default"]
 
 
 def synchronize(device: torch.device) -> None:

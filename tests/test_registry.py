@@ -24,3 +24,65 @@ def test_paper_config_names_registered_datasets():
     config = load_config("config/paper.yaml")
     assert set(config["datasets"]) <= set(datasets.DATASETS)
     assert "movielens-1m" in config["sparsity"]["fixed"]["target_domains"]
+
+
+# The method registry: each method declared once, the schema and the claims read it.
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from seqrec import methods  # noqa: E402
+from seqrec.config import ConfigError, validate_config  # noqa: E402
+from seqrec.models import ARCHITECTURES, architecture_class  # noqa: E402
+from seqrec.models.base import SequenceModel  # noqa: E402
+
+
+def test_the_schema_names_the_registrys_methods_and_trained_architectures():
+    schema = load_schema()["properties"]
+    assert sorted(schema["methods"]["items"]["enum"]) == sorted(methods.METHODS)
+    assert set(schema["methods"]["default"]) <= set(methods.METHODS)
+    stage = schema["train"]["properties"]["target_domain_stage"]["properties"]["architectures"]
+    assert stage["items"]["enum"] == [a for a in ARCHITECTURES if a != "pop"]
+
+
+def test_a_new_registry_entry_is_a_valid_method_of_the_config(monkeypatch):
+    with pytest.raises(ConfigError, match="'sasrec2' at methods.0 is not a valid choice"):
+        validate_config({"methods": ["sasrec2"]})
+    new = methods.Method("sasrec2", "sasrec", "dynamic", "SASRec 2", "#000000", "a method added for the test")
+    monkeypatch.setitem(methods.METHODS, "sasrec2", new)
+    assert validate_config({"methods": ["sasrec2"]})["methods"] == ["sasrec2"]
+
+
+def test_every_method_has_a_label_a_colour_and_a_registered_architecture():
+    for method in methods.METHODS.values():
+        assert method.architecture in ARCHITECTURES and method.weighting in ("generic", "fixed", "dynamic")
+        assert method.label and method.color
+    colours = [m.color for m in methods.METHODS.values()]
+    assert len(set(colours)) == len(colours)  # one colour each, in every figure
+    assert methods.BASELINE_LABELS == {"sigma": "SIGMA", "calrec": "CALRec", "sparseennet": "SparseEnNet"}
+    assert not methods.get_method("pop").baseline and methods.get_method("sigma+dynamic").baseline
+
+
+def test_every_architecture_follows_the_model_contract():
+    for name in ARCHITECTURES:
+        model_class = architecture_class(name)
+        assert issubclass(model_class, SequenceModel), name
+        assert all(isinstance(getattr(model_class, flag), bool) for flag in ("causal", "fitted", "needs_item_text"))
+    assert methods.get_method("pop").fitted and not methods.get_method("generic").fitted
+    assert methods.get_method("calrec+dynamic").needs_item_text and not methods.get_method("sigma").needs_item_text
+    model = architecture_class("sasrec")(n_items=10, max_len=5, d_model=8, n_layers=1, n_heads=2)
+    hidden = model(torch.tensor([[1, 2, 0]]))
+    assert torch.equal(model.scores(hidden), hidden @ model.item_embeddings().T)
+    assert model.auxiliary_loss(torch.tensor([[1, 2, 0]]), hidden) == 0
+
+
+def test_a_model_declaring_a_capability_must_implement_it():
+    with pytest.raises(TypeError, match="sets fitted = True, so it must define fit"):
+        class Counted(SequenceModel):  # noqa: F841
+            fitted = True
+
+            def forward(self, sequences):
+                return sequences
+
+            def item_embeddings(self):
+                return torch.zeros(1)

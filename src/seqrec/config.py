@@ -23,7 +23,19 @@ class ConfigError(ValueError):
 
 
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The schema, with the names the registries declare as the enums of `methods` and of
+    `train.target_domain_stage.architectures` (the trained ones)."""
+    from seqrec.methods import METHODS
+    from seqrec.models import ARCHITECTURES, architecture_class
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    properties = schema["properties"]
+    # Each method alone first, then the baselines with a weighting.
+    properties["methods"]["items"]["enum"] = sorted(METHODS, key=lambda name: METHODS[name].weighting != "generic"
+                                                    and METHODS[name].baseline)
+    stage = properties["train"]["properties"]["target_domain_stage"]["properties"]
+    stage["architectures"]["items"]["enum"] = [a for a in ARCHITECTURES if not architecture_class(a).fitted]
+    return schema
 
 
 def _fill_defaults(config: dict, schema: dict) -> None:
