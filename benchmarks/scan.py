@@ -10,9 +10,10 @@ Data: an ML-1M-shaped synthetic dataset (seqrec.datasets.synthetic), the setting
 (a) The scan alone, forward + backward, at the shapes SIGMA gives it there: 128 x 4 prefixes in both
     directions (1,024 rows), 200 positions, d_inner 128, d_state 32. Rows at full length, and with the
     lengths of the random prefixes of the widest training batch below (the parallel form skips each
-    row's padding on a CPU). Median wall ms over `--repeats` (variants interleaved), the ratio loop / parallel, and the
-    peak memory of one forward + backward above its inputs (CPU: the peak RSS of a fresh process,
-    Linux; GPU: max_memory_allocated).
+    row's padding on a CPU). Median and minimum wall ms over `--repeats` (variants interleaved; on a
+    shared machine the minimum is the steadier), their ratios loop / parallel, and the peak memory of
+    one forward + backward above its inputs (CPU: the peak RSS of a fresh process, Linux; GPU:
+    max_memory_allocated).
 (b) One training step (forward, loss, backward, optimiser) of `generic`, of `sigma` with the parallel
     scan and of `sigma` with the loop, on the same batches of an epoch (Trainer.epoch_batches: users
     of similar length, cut to the longest; the two SIGMAs with the same prefixes and dropout),
@@ -167,13 +168,12 @@ def main() -> None:
     del inputs
     memory = {chunk_size: in_fresh_process(peak_memory_mib, rows, length, chunk_size, str(device), args.threads)
               for chunk_size in (sigma.CHUNK_SIZE, None)}
-    loop_ms = {"full": 1000 * np.median(seconds["loop, full rows"]),
-               "prefix": 1000 * np.median(seconds["loop, prefix rows"])}
-    print(f"{'variant':<42}{'median ms':>11}{'loop / it':>11}   runs (ms)")
+    print(f"{'variant':<42}{'median ms':>11}{'loop / it':>11}{'min ms':>9}{'loop / it':>11}   runs (ms)")
     for name, runs in seconds.items():
-        ms = 1000 * np.median(runs)
-        reference = loop_ms["prefix" if "prefix" in name else "full"]
-        print(f"{name:<42}{ms:>11.0f}{reference / ms:>11.2f}   " + " ".join(f"{1000 * s:.0f}" for s in runs))
+        reference = seconds["loop, prefix rows" if "prefix" in name else "loop, full rows"]
+        print(f"{name:<42}{1000 * np.median(runs):>11.0f}{np.median(reference) / np.median(runs):>11.2f}"
+              f"{1000 * min(runs):>9.0f}{min(reference) / min(runs):>11.2f}   "
+              + " ".join(f"{1000 * s:.0f}" for s in runs))
     print(f"peak memory of one forward + backward above the inputs, full rows: loop {memory[None]:,.0f} MiB, "
           f"parallel (chunks of {sigma.CHUNK_SIZE}) {memory[sigma.CHUNK_SIZE]:,.0f} MiB")
 

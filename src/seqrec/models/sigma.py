@@ -36,9 +36,10 @@ Adapted, and why:
   from the last real position only (`causal = False`). The released code trains the last position
   of every prefix of every sequence (RecBole's augmentation), so random prefixes sample the same
   objective; the loss is this project's (full or log-Q sampled softmax).
-- The selective scan is written in PyTorch (a loop over time steps with a hand-written backward,
-  float32, autocast off); on CUDA with mamba-ssm installed the fused kernel `selective_scan_fn` of
-  the released code's dependency is used instead (same arguments).
+- The selective scan is written in PyTorch, in chunked parallel form with a hand-written backward
+  (float32, autocast off; the step-by-step loop stays as its reference); on a CPU it skips each
+  row's padding. On CUDA with mamba-ssm installed the fused kernel `selective_scan_fn` of the
+  released code's dependency is used instead (same arguments).
 - The item embeddings follow the project's convention (normal, std d^-0.5, padding row zero)
   instead of the released code's N(0, 0.02); scores are tied to them.
 - Two details of the released code that look like slips are not copied: there the flipped gate's
@@ -59,7 +60,7 @@ from torch.autograd.function import once_differentiable
 from seqrec.models.base import SequenceModel
 
 
-CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py; 8 to 32 are within noise)
+CHUNK_SIZE = 16  # positions per chunk of the parallel scan: fastest at max_len 200 on a CPU, 8 to 32 within ~10%
 # State elements in one block of rows of the parallel scan ([positions, rows, N, D] per work tensor, four in
 # the backward): on a CPU two rows at max_len 200, whose work tensors stay within the caches of two cores
 # (four rows: ~1.3x slower; one row: as fast on one core, twice the operations to wait for on two); on a
@@ -132,6 +133,10 @@ class _ChunkedRecurrence(torch.autograd.Function):
     N, D] (D innermost: the contractions with B and C are vector-matrix products). No state is kept for
     the backward: it recomputes them block by block and runs the same two-level scan backwards in time
     for d loss / d h, so memory stays at four work tensors of one block.
+
+    Why not the masked decay matrix of Mamba-2 (ssd_minimal, L[t, s] = exp(S_t - S_s)): it becomes
+    matrix products only with one scalar decay per head; Mamba-1's decay differs per channel and state,
+    so it would cost T / 2 exponentials per state instead of one, the dominant cost here.
 
     Rows are processed in blocks of at most `_BLOCK_ELEMENTS` states. Given `lengths` (a list: CPU only),
     rows are sorted by length and each block is cut to its longest row: positions after it are not
