@@ -86,3 +86,11 @@ def test_a_model_declaring_a_capability_must_implement_it():
 
             def item_embeddings(self):
                 return torch.zeros(1)
+
+
+def test_an_ablation_variant_named_like_a_method_is_refused():
+    # A variant's runs live beside the methods' (results/{dataset}/runs/{variant}/...).
+    variant = {"method": "dynamic", "sparsity": {"dynamic": {"alpha": 0.5}}}
+    with pytest.raises(ConfigError, match="ablations.variants.fixed has the name of a method; rename the variant"):
+        validate_config({"ablations": {"variants": {"fixed": variant}}})
+    assert validate_config({"ablations": {"variants": {"half_alpha": variant}}})["ablations"]["variants"]

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from seqrec.config import load_config
 from seqrec.methods import get_method
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM plugin is in the test extra")
@@ -71,29 +72,28 @@ def of(jobs, *rules):
 
 
 def test_every_neural_training_holds_a_gpu_and_pop_none(jobs):
-    paper = yaml.safe_load(PAPER.read_text())
-    trainings = of(jobs, "train")
-    assert {job.wildcards["method"] for job in trainings} == set(paper["methods"]) | {"generic"}
+    paper = load_config(PAPER)
+    variants = paper["ablations"]["variants"]
+    trainings = of(jobs, "train")  # the methods' and the ablation variants'
+    assert {job.wildcards["method"] for job in trainings} == set(paper["methods"]) | {"generic"} | set(variants)
     for job in trainings:
-        fitted = get_method(job.wildcards["method"]).fitted
+        method = variants[job.wildcards["method"]]["method"] if job.wildcards["method"] in variants else job.wildcards["method"]
+        fitted = get_method(method).fitted
         assert job.resources["gpu"] == (0 if fitted else 1), job
         assert job.resources["runtime"] == (60 if fitted else 720), job
-        assert job.resources["mem_mb"] == 16000 and job.threads == paper["train"]["threads"], job
-    for job in of(jobs, "train_ablation"):
-        assert job.resources["gpu"] == 1 and job.resources["runtime"] == 720, job
         assert job.resources["mem_mb"] == 16000 and job.threads == paper["train"]["threads"], job
 
 
 def test_evaluations_and_texts_hold_no_gpu(jobs):
     threads = yaml.safe_load(PAPER.read_text())["train"]["threads"]
-    for job in of(jobs, "evaluate", "evaluate_ablation"):
+    for job in of(jobs, "evaluate"):
         assert (job.resources["gpu"], job.resources["mem_mb"], job.resources["runtime"], job.threads) == \
             (0, 16000, 240, threads), job
     for job in of(jobs, "item_text"):
         assert (job.resources["gpu"], job.resources["mem_mb"], job.resources["runtime"], job.threads) == \
             (0, 8000, 60, threads), job
     holding = {job.name for job in jobs if job.resources.get("gpu", 0)}
-    assert holding == {"train", "train_ablation"}
+    assert holding == {"train"}
 
 
 def test_every_job_is_submitted_under_the_account_of_sbatch_account(jobs):
@@ -123,14 +123,13 @@ def test_trainings_are_resubmitted_with_more_time_and_light_jobs_stay_local():
         workflow = api.workflow(resource_settings=ResourceSettings(), snakefile=ROOT / "Snakefile", workdir=ROOT,
                                 config_settings=ConfigSettings(configfiles=[PAPER]))._workflow
         rules = {rule.name: rule for rule in workflow.rules}
-        for name in ("train", "train_ablation"):
-            assert rules[name]._restart_times >= 1, f"{name} is not resubmitted when killed"
+        assert rules["train"]._restart_times >= 1, "train is not resubmitted when killed"
         assert workflow.globals["training_runtime"]("generic", 2) == 2 * workflow.globals["training_runtime"]("generic", 1)
         local = {name for name, rule in rules.items() if name in workflow._localrules or rule.norun}
         assert {"verify_raw", "aggregate", "aggregate_ablations", "notebook", "all"} <= local
         fetches = {name for name in rules if name.startswith("fetch_")}
         assert len(fetches) == 4 and fetches <= local  # downloads need the login node's network
-        assert not local & {"train", "train_ablation", "evaluate", "evaluate_ablation", "item_text", "prepare"}
+        assert not local & {"train", "evaluate", "item_text", "prepare"}
 
 
 @pytest.mark.parametrize(("gpu_machine", "slots"), [(True, 1), (False, os.cpu_count())])

@@ -72,10 +72,12 @@ def test_workflow_renders_the_datasets_notebook(finished_run):
 @pytest.mark.slow
 def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run):
     result = snakemake(finished_run, "--cores", "2", "-n", "--forcerun", "evaluate")
-    # evaluate -> aggregate (main and ablations, whose reference is the generic run) -> report tables
-    # -> notebooks; nothing upstream (data, sparsity, training) and not the datasets notebook.
+    # evaluate (methods and ablation variants) -> aggregate (main and ablations, whose reference is the
+    # generic run) -> report tables -> notebooks; nothing upstream (data, sparsity, training) and not
+    # the datasets notebook.
     jobs = planned_jobs(result.stdout)
-    assert jobs.pop("evaluate") == 8 * 2 and jobs.pop("aggregate") == 1 and jobs.pop("aggregate_ablations") == 1  # 8 methods x 2 seeds
+    assert jobs.pop("evaluate") == 8 * 2 + 2  # 8 methods x 2 seeds, 2 variants x 1 ablation seed
+    assert jobs.pop("aggregate") == 1 and jobs.pop("aggregate_ablations") == 1
     assert set(jobs) == {"report", "notebook", "all"} and 0 < jobs["notebook"] < len(NOTEBOOKS)
     assert "output: results/notebooks/datasets.ipynb" not in result.stdout
 
@@ -113,7 +115,7 @@ def test_bad_config_stops_the_run_with_a_clear_message(tmp_path, override, messa
 
 def test_the_readme_seeds_override_is_accepted(tmp_path):
     result = snakemake(tmp_path, "-n", "--config", "seeds=[1]")
-    assert planned_jobs(result.stdout)["train"] == 8  # tiny.yaml's 8 methods, one seed
+    assert planned_jobs(result.stdout)["train"] == 8 + 2  # tiny.yaml's 8 methods, one seed; its 2 ablation variants
 
 
 @pytest.fixture
@@ -130,11 +132,12 @@ def test_a_given_config_file_is_not_layered_on_the_default(workdir_with_default_
     result = snakemake(workdir_with_default_config, "-n", "-p", configfile=mine)
     jobs = planned_jobs(result.stdout)
     variants = load_schema()["properties"]["ablations"]["properties"]["variants"]["default"]
-    # config/config.yaml's two seeds, seven methods and three ablation variants are not used
-    assert jobs["train"] == 1 and jobs["train_ablation"] == len(variants)
+    # config/config.yaml's two seeds, seven methods and three ablation variants are not used:
+    # one generic training, one per default variant
+    assert jobs["train"] == 1 + len(variants)
     assert '"lr": 0.001' in result.stdout and '"max_epochs": 30' in result.stdout  # mine.yaml + schema defaults
 
 
 def test_without_a_config_file_the_default_config_is_used(workdir_with_default_config):
     jobs = planned_jobs(snakemake(workdir_with_default_config, "-n", configfile=None).stdout)
-    assert jobs["train"] == 7 * 2 and jobs["train_ablation"] == 3
+    assert jobs["train"] == 7 * 2 + 3  # seven methods x two seeds, three ablation variants x one seed

@@ -114,6 +114,12 @@ def validate_config(config: dict | None, source: str = "config") -> dict:
     if dynamic["w_min"] > dynamic["w_max"]:
         raise ConfigError(f"{source}: sparsity.dynamic.w_min ({dynamic['w_min']}) exceeds "
                           f"w_max ({dynamic['w_max']}); make w_min <= w_max")
+    from seqrec.methods import METHODS
+
+    named_like_methods = sorted(set(config["ablations"]["variants"]) & set(METHODS))
+    if named_like_methods:
+        raise ConfigError(f"{source}: ablations.variants.{named_like_methods[0]} has the name of a method; rename "
+                          "the variant (its runs are kept beside the methods', under that name)")
     if config["train"]["d_model"] % config["train"]["n_heads"]:
         raise ConfigError(f"{source}: train.d_model ({config['train']['d_model']}) must be divisible "
                           f"by train.n_heads ({config['train']['n_heads']})")

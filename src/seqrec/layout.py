@@ -1,7 +1,7 @@
 """The results layout: where every artifact of the workflow lives, spelled once.
 
 Rules, steps and notebooks all take paths from here. Each pattern names its wildcards
-(`{dataset}`, `{method}`, `{seed}`, `{variant}`, `{name}`): `Layout.path(name, **wildcards)` fills
+(`{dataset}`, `{method}`, `{seed}`, `{name}`, ...): `Layout.path(name, **wildcards)` fills
 them (a wildcard left out stays a `{...}` placeholder, which is what a Snakemake rule wants), and
 `Layout.expand` lists every combination. The layout is relative to the workflow's working
 directory, as Snakemake's paths are; notebooks and scripts can root it elsewhere.
@@ -16,8 +16,6 @@ from pathlib import Path
 
 RUN = "{dataset}/runs/{method}/seed{seed}"
 EVAL = "{dataset}/eval/{method}/seed{seed}"
-ABLATION_RUN = "{dataset}/ablations/runs/{variant}/seed{seed}"
-ABLATION_EVAL = "{dataset}/ablations/eval/{variant}/seed{seed}"
 
 # Artifact name -> path under the results folder.
 RESULTS = {
@@ -31,7 +29,7 @@ RESULTS = {
     "domains": "{dataset}/sparsity/domains.parquet",
     "domains_csv": "{dataset}/sparsity/domains.csv",
     "power_users": "{dataset}/sparsity/power_users.parquet",
-    # one training run
+    # one training run ({method}: a method of the registry or an ablation variant)
     "model": f"{RUN}/model.pt",
     "history": f"{RUN}/history.csv",
     "timing": f"{RUN}/timing.json",
@@ -45,13 +43,7 @@ RESULTS = {
     "metrics_tex": "tables/{dataset}/metrics.tex",
     "lift_table": "tables/{dataset}/lift.csv",
     "lift_tex": "tables/{dataset}/lift.tex",
-    # ablations: one run and evaluation per (variant, seed), aggregated against generic
-    "ablation_model": f"{ABLATION_RUN}/model.pt",
-    "ablation_history": f"{ABLATION_RUN}/history.csv",
-    "ablation_timing": f"{ABLATION_RUN}/timing.json",
-    "ablation_weights": f"{ABLATION_RUN}/weights.csv",
-    "ablation_metrics": f"{ABLATION_EVAL}/metrics.parquet",
-    "ablation_per_case": f"{ABLATION_EVAL}/per_case.parquet",
+    # ablations: each variant's runs and evaluations are those above, aggregated against generic
     "ablation_metrics_table": "{dataset}/ablations/tables/metrics.csv",
     "ablation_metrics_tex": "{dataset}/ablations/tables/metrics.tex",
     "ablation_lift_table": "{dataset}/ablations/tables/lift.csv",
@@ -68,7 +60,6 @@ RESULTS = {
     # Snakemake benchmark files of the jobs
     "train_benchmark": "benchmarks/{dataset}/train/{method}/seed{seed}.tsv",
     "evaluate_benchmark": "benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",
-    "ablation_train_benchmark": "benchmarks/{dataset}/ablations/train/{variant}/seed{seed}.tsv",
 }
 
 # Raw files: a dataset's archive and its members as inside it (DESIGN.md, "Names").

@@ -1,59 +1,7 @@
-# Ablations: variants of the weighting (config `ablations.variants`), one training and evaluation
-# per (dataset, variant, seed), compared with the main generic model of the same seed.
-
-
-rule train_ablation:
-    input:
-        **data_files("{dataset}"),
-        domains="results/{dataset}/sparsity/domains.parquet",
-    output:
-        model="results/{dataset}/ablations/runs/{variant}/seed{seed}/model.pt",
-        history="results/{dataset}/ablations/runs/{variant}/seed{seed}/history.csv",
-        timing="results/{dataset}/ablations/runs/{variant}/seed{seed}/timing.json",
-        weights="results/{dataset}/ablations/runs/{variant}/seed{seed}/weights.csv",
-    log:
-        "results/logs/{dataset}/ablations/train/{variant}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/{dataset}/ablations/train/{variant}/seed{seed}.tsv"
-    retries: TRAINING_RETRIES
-    conda:
-        "../../envs/seqrec.yaml"
-    threads: config["train"]["threads"]
-    resources:
-        gpu=lambda wildcards: training_gpus(ABLATIONS[wildcards.variant]["method"]),
-        runtime=lambda wildcards, attempt: training_runtime(ABLATIONS[wildcards.variant]["method"], attempt),
-    params:
-        config=lambda wildcards: ablation_step_config(wildcards.variant),
-        method=lambda wildcards: ABLATIONS[wildcards.variant]["method"],
-    shell:
-        "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
-        "--method {params.method} --seed {wildcards.seed} --threads {threads} "
-        "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
-        "--out results/{wildcards.dataset}/ablations/runs/{wildcards.variant}/seed{wildcards.seed} > {log} 2>&1"
-
-
-rule evaluate_ablation:
-    input:
-        **data_files("{dataset}"),
-        power_users="results/{dataset}/sparsity/power_users.parquet",
-        model="results/{dataset}/ablations/runs/{variant}/seed{seed}/model.pt",
-    output:
-        metrics="results/{dataset}/ablations/eval/{variant}/seed{seed}/metrics.parquet",
-        per_case="results/{dataset}/ablations/eval/{variant}/seed{seed}/per_case.parquet",
-    log:
-        "results/logs/{dataset}/ablations/evaluate/{variant}/seed{seed}.log",
-    conda:
-        "../../envs/seqrec.yaml"
-    threads: config["train"]["threads"]
-    resources:
-        gpu=STEP_GPUS,
-    params:
-        config=step_config("train", "evaluate"),
-    shell:
-        "python -m seqrec evaluate --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
-        "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
-        "--run results/{wildcards.dataset}/ablations/runs/{wildcards.variant}/seed{wildcards.seed} "
-        "--out results/{wildcards.dataset}/ablations/eval/{wildcards.variant}/seed{wildcards.seed} > {log} 2>&1"
+# Ablations: variants of the weighting (config `ablations.variants`). A variant is trained and
+# evaluated by the train and evaluate rules like a method (results/{dataset}/runs/{variant}/...,
+# with its sparsity overrides), so every resource setting of a training applies to it; here its
+# results are compared with the main generic model of the same seed.
 
 
 rule aggregate_ablations:

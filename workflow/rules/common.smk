@@ -45,12 +45,13 @@ _schema = load_schema()["properties"]
 NOTEBOOKS = notebooks(config)  # seqrec.report.index: the pages of a run, the index last
 
 
+# The `method` of a run (results/{dataset}/runs/{method}/...) is a method of the registry or an
+# ablation variant: one train and one evaluate rule serve both (seqrec.config keeps the names apart).
 wildcard_constraints:
     dataset="|".join(_schema["datasets"]["items"]["enum"]),
-    method="|".join(map(re.escape, _schema["methods"]["items"]["enum"])),
+    method="|".join(map(re.escape, [*_schema["methods"]["items"]["enum"], *ABLATIONS])),
     seed=r"\d+",
     name="|".join(NOTEBOOKS),
-    variant="|".join(ABLATIONS) or "no-ablation-variants",
 
 
 # What a job asks the scheduler for follows from the config and the method registry, never from
@@ -84,26 +85,29 @@ localrules:
     notebook,
 
 
-def step_config(*sections):
+def step_config(*sections, run_config=config):
     """The config sections a step reads, as the JSON its --config option takes."""
-    return json.dumps({section: config[section] for section in sections}, sort_keys=True)
+    return json.dumps({section: run_config[section] for section in sections}, sort_keys=True)
 
 
-def ablation_step_config(variant):
-    """What a variant's training reads: the main config with its sparsity overrides."""
-    return json.dumps({s: _ablation_configs[variant][s] for s in ("train", "sparsity", "evaluate")}, sort_keys=True)
+def run_method(run):
+    """The registry method a run trains: the run's own name, or an ablation variant's method."""
+    return ABLATIONS[run]["method"] if run in ABLATIONS else run
+
+
+def train_config(wildcards):
+    """What a training reads: the main config, or an ablation variant's (its sparsity overrides merged in)."""
+    run_config = _ablation_configs.get(wildcards.method, config)
+    return step_config("train", "sparsity", "evaluate", run_config=run_config)
 
 
 def ablation_per_case(wildcards):
     # The generic runs of the ablation seeds are the reference of every variant's lift.
-    seeds = config["ablations"]["seeds"]
     return expand(
-        "results/{dataset}/eval/generic/seed{seed}/per_case.parquet", dataset=wildcards.dataset, seed=seeds
-    ) + expand(
-        "results/{dataset}/ablations/eval/{variant}/seed{seed}/per_case.parquet",
+        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
         dataset=wildcards.dataset,
-        variant=list(ABLATIONS),
-        seed=seeds,
+        method=["generic", *ABLATIONS],
+        seed=config["ablations"]["seeds"],
     )
 
 
@@ -149,7 +153,7 @@ def data_files(dataset):
 
 def train_inputs(wildcards):
     inputs = {**data_files(wildcards.dataset), "domains": f"results/{wildcards.dataset}/sparsity/domains.parquet"}
-    if get_method(wildcards.method).needs_item_text:
+    if get_method(run_method(wildcards.method)).needs_item_text:
         inputs["text"] = f"results/{wildcards.dataset}/text/item_embeddings.parquet"
     return inputs
 

@@ -1,4 +1,5 @@
-# Per-run evaluation on the test split, then statistics over seeds and lifts over generic.
+# Per-run evaluation on the test split (of a method or an ablation variant), then statistics over
+# seeds and lifts over generic.
 
 
 rule evaluate:

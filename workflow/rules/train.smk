@@ -1,4 +1,5 @@
-# One job = one (dataset, method, seed). A killed job rerun resumes from its checkpoint.pt.
+# One job = one (dataset, method, seed), the method being one of the registry or an ablation
+# variant (workflow/rules/ablations.smk). A killed job rerun resumes from its checkpoint.pt.
 
 
 rule train:
@@ -18,13 +19,14 @@ rule train:
         "../../envs/seqrec.yaml"
     threads: config["train"]["threads"]
     resources:
-        gpu=lambda wildcards: training_gpus(wildcards.method),
-        runtime=lambda wildcards, attempt: training_runtime(wildcards.method, attempt),
+        gpu=lambda wildcards: training_gpus(run_method(wildcards.method)),
+        runtime=lambda wildcards, attempt: training_runtime(run_method(wildcards.method), attempt),
     params:
-        config=step_config("train", "sparsity", "evaluate"),
+        config=train_config,
+        method=lambda wildcards: run_method(wildcards.method),
         text=lambda wildcards, input: f"--text {input.text}" if "text" in input.keys() else "",
     shell:
         "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
-        "--method {wildcards.method} --seed {wildcards.seed} --threads {threads} {params.text} "
+        "--method {params.method} --seed {wildcards.seed} --threads {threads} {params.text} "
         "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
         "--out results/{wildcards.dataset}/runs/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
