@@ -65,7 +65,7 @@ def test_workflow_runs_the_ablations(finished_run):
 def test_workflow_renders_the_datasets_notebook(finished_run):
     html = (finished_run / "results" / "notebooks" / "datasets.html").read_text()
     assert "<table" in html and "data:image/png;base64" in html
-    assert (finished_run / "results" / "tables" / "datasets" / "datasets.csv").stat().st_size > 0
+    assert (finished_run / "results" / "tables" / "datasets.csv").stat().st_size > 0  # a report table
     assert (finished_run / "results" / "figures" / "datasets" / "synthetic_domain_long_tail.png").stat().st_size > 10_000
 
 
