@@ -1,5 +1,5 @@
 """A qualitative example: for one power user of each dataset's claim domain, the recent history and
-the top-k of the generic and the dynamic model side by side, scored as the evaluation does.
+the top-k of every method of the run side by side (generic first), scored as the evaluation does.
 
 The user: among the power users of the claim domain (seqrec.claims.claim_domain) whose held-out
 test item lies in it, the one with the most training interactions in the domain (ties: the smallest
@@ -22,12 +22,7 @@ from seqrec.report.tables import Table, artifacts
 from seqrec.sequences import SPLIT_ORDER, evaluation_cases
 
 N_HISTORY = 15  # most recent history items shown
-COMPARED = ("generic", "dynamic")  # the models shown side by side, where the run trained them
 DOMAIN_COLOR, HIT_COLOR = "#fbe0cf", "#c7e9c0"
-
-
-def compared(run: Run) -> list[str]:
-    return [m for m in COMPARED if m in run.methods]
 
 
 def choose_user(interactions: pd.DataFrame, items: pd.DataFrame, power: pd.DataFrame, domain: str):
@@ -95,9 +90,9 @@ class Example:
         })
 
     def top(self) -> pd.DataFrame:
-        """Each compared model's top k for the user, with the target's rank and the evaluation's."""
+        """Each method's top k for the user, with the target's rank and the evaluation's."""
         lists = []
-        for method in compared(self.run):
+        for method in self.run.methods:
             model, saved = load_model(self.run.path("model", dataset=self.dataset, method=method, seed=self.seed), "cpu")
             cases = evaluation_cases(self.mine, "test", saved["model_args"]["max_len"])
             ids, scores, rank = top_items(model, cases, self.run.k, self.run.config["evaluate"]["mask_history"])
@@ -146,7 +141,7 @@ def history_table(run: Run) -> pd.DataFrame:
 
 
 def top_table(run: Run) -> pd.DataFrame:
-    frames = [e.top() for e in examples(run) if e.user is not None and compared(run)]
+    frames = [e.top() for e in examples(run) if e.user is not None]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset", "user", "method"])
 
 
