@@ -20,6 +20,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from seqrec.datasets.base import OTHER_DOMAIN
+from seqrec.methods import BASELINE_LABELS
 from seqrec.report.format import interval as format_interval
 
 REPRODUCED = "reproduced"
@@ -45,7 +46,7 @@ NEGLIGIBLE_LIFT = 0.01
 # at least -DENSE_TOLERANCE; it counts as harmed only if its whole CI lies below -DENSE_TOLERANCE.
 DENSE_TOLERANCE = 0.02
 OVERHEAD_BOUND = 0.01  # the paper: dynamic weighting adds less than 1% to the training time
-BASELINES = {"sigma": "SIGMA", "calrec": "CALRec", "sparseennet": "SparseEnNet"}
+BASELINES = BASELINE_LABELS  # the registry's baselines, by the label the paper gives them
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,6 @@ RESULTS = {
     "notebook": "notebooks/{name}.ipynb",
     "notebook_html": "notebooks/{name}.html",
     "notebook_figures": "figures/{name}",
-    "notebook_tables": "tables/{name}",
     "notebook_config": "notebooks/{name}.config.json",
     # the report's tables (rule report), read by the notebooks
     "report_table": "tables/{table}.csv",

@@ -191,7 +191,7 @@ def spread_labels(positions: np.ndarray, gap: float) -> np.ndarray:
 
 def weight_share_figure(run: Run, domains: pd.DataFrame, finals: pd.DataFrame):
     """Weight of a positive of each domain against the domain share (log x), one series per weighting."""
-    dataset, colors = domains["dataset"].iloc[0], figures.method_colors(run.methods)
+    dataset, colors = domains["dataset"].iloc[0], figures.method_colors(["generic", "fixed", "dynamic", *run.methods])
     shown = domains.loc[domains["share"] > 0].sort_values("share")
     x = shown["share"].to_numpy()
     xlim = (x.min() / 2, x.max() * 2)
@@ -207,9 +207,9 @@ def weight_share_figure(run: Run, domains: pd.DataFrame, finals: pd.DataFrame):
         handles.append(ax.axhline(1.0, color=colors["generic"], linewidth=1.5, zorder=1, label="generic (every domain 1)"))
     else:
         handles += ax.plot(x, shown["weight_generic"], "-s", color=colors["generic"], ms=5, lw=1, label="generic")
-    handles += ax.plot(x, shown["weight_fixed"], "-D", color=figures.METHOD_COLORS["fixed"], ms=5, lw=1,
+    handles += ax.plot(x, shown["weight_fixed"], "-D", color=colors["fixed"], ms=5, lw=1,
                        label="fixed (PinnerFormerLite)")
-    handles += ax.plot(x, shown["weight_dynamic"], "--o", color=figures.METHOD_COLORS["dynamic"], mfc="white",
+    handles += ax.plot(x, shown["weight_dynamic"], "--o", color=colors["dynamic"], mfc="white",
                        mew=1.3, ms=7, lw=1, label="dynamic, initial (before training)")
     top = shown[["weight_generic", "weight_fixed", "weight_dynamic"]].to_numpy().max()
     for method, final in finals.groupby("method", sort=False):
