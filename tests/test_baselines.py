@@ -15,7 +15,7 @@ from seqrec.evaluate import evaluate
 from seqrec.models import load_model
 from seqrec.prepare import prepare
 from seqrec.text import write_item_embeddings
-from seqrec.train import Trainer, train
+from seqrec.train import RunFiles, Trainer, train
 from seqrec.weighting import sparsity_step
 
 NEURAL_BASELINES = ["sigma", "calrec", "sparseennet"]
@@ -29,10 +29,16 @@ def tiny_text(tiny_dataset, tmp_path_factory):
     return path
 
 
+def train_and_evaluate(data, sparsity, run, evaluation, method, seed, config, threads, text):
+    train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet", RunFiles.in_folder(run),
+          "synthetic", method, seed, config, threads=threads, text_embeddings=text)
+    evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
+             run / "model.pt", evaluation / "per_case.parquet", evaluation / "metrics.parquet", config, threads=threads)
+
+
 def run(tiny_dataset, tiny_text, out, method, seed=1):
     config, data, sparsity = tiny_dataset
-    train(data, sparsity, out / "run", "synthetic", method, seed, config, threads=1, text_embeddings=tiny_text)
-    evaluate(data, sparsity, out / "run", out / "eval", config, threads=1)
+    train_and_evaluate(data, sparsity, out / "run", out / "eval", method, seed, config, 1, tiny_text)
     return pd.read_csv(out / "run" / "history.csv"), pd.read_parquet(out / "eval" / "metrics.parquet")
 
 
@@ -87,9 +93,8 @@ def test_every_neural_baseline_beats_pop_on_the_synthetic_default(tmp_path_facto
     write_item_embeddings(root / "data", text, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
     ndcg = {}
     for method in ["pop", *NEURAL_BASELINES]:
-        train(root / "data", root / "sparsity", root / method, "synthetic", method, 1, config, threads=2,
-              text_embeddings=text)
-        evaluate(root / "data", root / "sparsity", root / method, root / f"eval-{method}", config, threads=2)
+        train_and_evaluate(root / "data", root / "sparsity", root / method, root / f"eval-{method}", method, 1, config,
+                           2, text)
         metrics = pd.read_parquet(root / f"eval-{method}" / "metrics.parquet")
         overall = metrics.query("scope == 'overall' and metric == 'ndcg' and k == 10")
         ndcg[method] = float(overall["value"].iloc[0])
@@ -119,7 +124,8 @@ def test_non_causal_models_train_on_random_prefixes_from_their_last_position(tin
 def test_calrec_without_item_texts_is_refused(tiny_dataset, tmp_path):
     config, data, sparsity = tiny_dataset
     with pytest.raises(ValueError, match="calrec needs the item text embeddings"):
-        train(data, sparsity, tmp_path, "synthetic", "calrec", 1, config, threads=1)
+        train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet",
+              RunFiles.in_folder(tmp_path), "synthetic", "calrec", 1, config, threads=1)
     assert not any(tmp_path.iterdir())
 
 

@@ -13,7 +13,7 @@ import torch
 
 from seqrec import train as train_module
 from seqrec.config import merge, validate_config
-from seqrec.train import train
+from seqrec.train import RunFiles, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,8 @@ def kill_mid_run(tiny_dataset, out, config=None):
     train_module.Trainer.train_step = dying_step
     try:
         with pytest.raises(KeyboardInterrupt):
-            train(data, sparsity, out, "synthetic", "dynamic", 1, config or default, threads=1)
+            train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet",
+                  RunFiles.in_folder(out), "synthetic", "dynamic", 1, config or default, threads=1)
     finally:
         train_module.Trainer.train_step = real_step
     assert (out / "checkpoint.pt").exists()
@@ -41,7 +42,8 @@ def kill_mid_run(tiny_dataset, out, config=None):
 
 def rerun(tiny_dataset, out, config):
     _, data, sparsity = tiny_dataset
-    train(data, sparsity, out, "synthetic", "dynamic", 1, config, threads=1)
+    train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet", RunFiles.in_folder(out),
+          "synthetic", "dynamic", 1, config, threads=1)
     return pd.read_csv(out / "history.csv")
 
 
@@ -124,8 +126,11 @@ def test_crafted_checkpoint_is_refused_without_running_its_code(tiny_dataset, tm
     torch.save({"format": 1, "payload": RunsCode(marker)}, run_dir / "checkpoint.pt")
     result = subprocess.run(
         [sys.executable, "-m", "seqrec", "train", "--config", json.dumps(config), "--dataset", "synthetic",
-         "--method", "generic", "--seed", "1", "--data", str(data), "--sparsity", str(sparsity),
-         "--out", str(run_dir)],
+         "--method", "generic", "--seed", "1", "--interactions", str(data / "interactions.parquet"),
+         "--items", str(data / "items.parquet"), "--domains", str(sparsity / "domains.parquet"),
+         "--model", str(run_dir / "model.pt"), "--history", str(run_dir / "history.csv"),
+         "--timing", str(run_dir / "timing.json"), "--weights", str(run_dir / "weights.csv"),
+         "--checkpoint", str(run_dir / "checkpoint.pt")],
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert not marker.exists()

@@ -31,11 +31,15 @@ def test_a_training_log_has_one_line_per_epoch_and_no_progress_bar(tiny_dataset,
     import json
 
     config, data, sparsity = tiny_dataset
-    log = tmp_path / "train.log"
+    log, run = tmp_path / "train.log", tmp_path / "run"
     with open(log, "w") as handle:
         subprocess.run([sys.executable, "-m", "seqrec", "train", "--config", json.dumps(config), "--dataset",
-                        "synthetic", "--method", "generic", "--seed", "1", "--data", str(data), "--sparsity",
-                        str(sparsity), "--out", str(tmp_path / "run")], stdout=handle, stderr=subprocess.STDOUT,
+                        "synthetic", "--method", "generic", "--seed", "1",
+                        "--interactions", str(data / "interactions.parquet"), "--items", str(data / "items.parquet"),
+                        "--domains", str(sparsity / "domains.parquet"), "--model", str(run / "model.pt"),
+                        "--history", str(run / "history.csv"), "--timing", str(run / "timing.json"),
+                        "--weights", str(run / "weights.csv"), "--checkpoint", str(run / "checkpoint.pt")],
+                       stdout=handle, stderr=subprocess.STDOUT,
                        env={"PYTHONPATH": str(ROOT / "src")}, timeout=300, check=True)
     text = log.read_text()
     assert "\r" not in text

@@ -16,6 +16,15 @@ SMALL = {"synthetic": {"n_users": 200, "n_items": 150, "n_interactions": 6000, "
          "train": {"max_len": 20, "d_model": 16, "n_heads": 2, "n_layers": 1, "max_epochs": 1, "batch_size": 64,
                    "n_uniform_negatives": 32, "n_inbatch_negatives": 32, "device": "cpu"}}
 
+
+def train_files(run: Path) -> list[str]:
+    """The train step's arguments for the prepared data and sparsity tables and a run folder `run`."""
+    return ["--interactions", "data/interactions.parquet", "--items", "data/items.parquet",
+            "--domains", "sparsity/domains.parquet", "--model", str(run / "model.pt"),
+            "--history", str(run / "history.csv"), "--timing", str(run / "timing.json"),
+            "--weights", str(run / "weights.csv"), "--checkpoint", str(run / "checkpoint.pt")]
+
+
 # Faults injected into the step's own process before it starts: what a full disk does to each kind
 # of write (a partial file, then the error the library raises; the torch message is the real one).
 PARQUET_DISK_FULL = """
@@ -100,7 +109,7 @@ def test_unavailable_device_names_the_setting_and_the_fix(prepared, tmp_path, de
         pytest.skip(f"this machine has {device}")
     config = json.dumps({**SMALL, "train": {**SMALL["train"], "device": device}})
     result = seqrec(prepared, "train", "--config", config, "--dataset", "synthetic", "--method", "generic",
-                    "--seed", "1", "--data", "data", "--sparsity", "sparsity", "--out", str(tmp_path / "run"))
+                    "--seed", "1", *train_files(tmp_path / "run"))
     assert_one_clear_line(result, f"train.device is {device}", "set train.device: auto (or cpu)")
 
 
@@ -118,7 +127,7 @@ def test_full_disk_during_a_step_is_one_line_and_leaves_nothing(prepared, tmp_pa
 def test_full_disk_while_saving_a_model_is_one_line_and_leaves_nothing(prepared, tmp_path):
     run = tmp_path / "run"
     result = seqrec(prepared, "train", "--config", json.dumps(SMALL), "--dataset", "synthetic", "--method", "generic",
-                    "--seed", "1", "--data", "data", "--sparsity", "sparsity", "--out", str(run), fault=TORCH_DISK_FULL)
+                    "--seed", "1", *train_files(run), fault=TORCH_DISK_FULL)
     line = assert_one_clear_line(result, f"{run}/", ".pt: could not be written", "PytorchStreamWriter failed",
                                  "free space and rerun")
     assert not list(run.glob("*.pt")) and not list(run.glob(".*.tmp")), line

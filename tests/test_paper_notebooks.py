@@ -20,7 +20,7 @@ from seqrec.evaluate import evaluate
 from seqrec.io import read_parquet, write_parquet
 from seqrec.metrics import case_metrics
 from seqrec.stats import aggregate
-from seqrec.train import train
+from seqrec.train import RunFiles, train
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,11 @@ def paper_results(tiny_dataset, tmp_path_factory):
         for seed in (2, 1):
             run = results / "synthetic" / "runs" / method / f"seed{seed}"
             out = results / "synthetic" / "eval" / method / f"seed{seed}"
-            train(results / "synthetic" / "data", results / "synthetic" / "sparsity", run, "synthetic",
-                  method, seed, config, threads=1)
-            evaluate(results / "synthetic" / "data", results / "synthetic" / "sparsity", run, out, config, threads=1)
+            data, sparsity = results / "synthetic" / "data", results / "synthetic" / "sparsity"
+            train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet",
+                  RunFiles.in_folder(run), "synthetic", method, seed, config, threads=1)
+            evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
+                     run / "model.pt", out / "per_case.parquet", out / "metrics.parquet", config, threads=1)
             paths[(method, seed)] = out / "per_case.parquet"
     for seed in (1, 2):  # a stand-in for SIGMA: the generic model's cases, ranked ten times better
         cases = read_parquet(paths[("generic", seed)])

@@ -10,12 +10,13 @@ from seqrec import train as train_module
 from seqrec.evaluate import evaluate
 from seqrec.models import load_model
 from seqrec.device import SectionTimer
-from seqrec.train import Trainer, train
+from seqrec.train import RunFiles, Trainer, train
 
 
 def run(tiny_dataset, out, method="dynamic", seed=1):
     config, data, sparsity = tiny_dataset
-    train(data, sparsity, out, "synthetic", method, seed, config, threads=1)
+    train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet", RunFiles.in_folder(out),
+          "synthetic", method, seed, config, threads=1)
     return pd.read_csv(out / "history.csv")
 
 
@@ -26,7 +27,9 @@ def test_same_seed_gives_identical_training_and_metrics(tiny_dataset, tmp_path):
     pd.testing.assert_frame_equal(first[columns], second[columns])
     config, data, sparsity = tiny_dataset
     for name in ("a", "b"):
-        evaluate(data, sparsity, tmp_path / name, tmp_path / f"eval-{name}", config, threads=1)
+        evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
+                 tmp_path / name / "model.pt", tmp_path / f"eval-{name}" / "per_case.parquet",
+                 tmp_path / f"eval-{name}" / "metrics.parquet", config, threads=1)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "eval-a" / "metrics.parquet"),
                                   pd.read_parquet(tmp_path / "eval-b" / "metrics.parquet"))
 

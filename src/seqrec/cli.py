@@ -2,9 +2,15 @@
 
 Every Snakemake rule is one call of these, so each step also runs by hand, e.g.
 
-    python -m seqrec train --config config/config.yaml --dataset synthetic --method dynamic --seed 1 \
-        --data results/synthetic/data --sparsity results/synthetic/sparsity \
-        --out results/synthetic/runs/dynamic/seed1
+    python -m seqrec evaluate --config config/config.yaml --dataset synthetic \
+        --interactions results/synthetic/data/interactions.parquet \
+        --items results/synthetic/data/items.parquet \
+        --power-users results/synthetic/sparsity/power_users.parquet \
+        --model results/synthetic/runs/dynamic/seed1/model.pt \
+        --per-case results/synthetic/eval/dynamic/seed1/per_case.parquet \
+        --metrics results/synthetic/eval/dynamic/seed1/metrics.parquet
+
+(`snakemake -n -p` prints each job's call.)
 
 `--config` takes a YAML file or an inline JSON object (what the rules pass); either way it is
 validated against workflow/schemas/config.schema.yaml with its defaults.
@@ -20,6 +26,7 @@ from pathlib import Path
 from seqrec import __version__
 from seqrec.config import ConfigError, load_config, validate_config
 from seqrec.io import DISK_FULL, InputError, OutputError, disk_full
+from seqrec.layout import Layout
 
 
 def _config(value: str | None) -> dict:
@@ -61,10 +68,11 @@ def _sparsity(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from seqrec.train import train
+    from seqrec.train import RunFiles, train
 
-    train(args.data, args.sparsity, args.out, args.dataset, args.method, args.seed, args.config, args.threads,
-          text_embeddings=args.text)
+    outputs = RunFiles(args.model, args.history, args.timing, args.weights, args.checkpoint)
+    train(args.interactions, args.items, args.domains, outputs, args.dataset, args.method, args.seed, args.config,
+          args.threads, text_embeddings=args.text)
 
 
 def _text(args: argparse.Namespace) -> None:
@@ -80,7 +88,8 @@ def _text(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from seqrec.evaluate import evaluate
 
-    evaluate(args.data, args.sparsity, args.run, args.out, args.config, args.threads)
+    evaluate(args.interactions, args.items, args.power_users, args.model, args.per_case, args.metrics, args.config,
+             args.threads)
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -96,7 +105,6 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from seqrec.layout import Layout
     from seqrec.report import Run
     from seqrec.report.tables import write
 
@@ -124,16 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqrec {__version__}")
     steps = parser.add_subparsers(dest="step", required=True)
 
-    def step(name: str, func, help: str, *, dataset: bool = True, out: str = "output folder") -> argparse.ArgumentParser:
+    def step(name: str, func, help: str, *, dataset: bool = True, out: str | None = "output folder") -> argparse.ArgumentParser:
+        """A step's parser; out=None for a step whose outputs are named one by one."""
         sub = steps.add_parser(name, help=help, description=help)
         sub.set_defaults(func=func)
         sub.add_argument("--config", help="YAML file or inline JSON (default: all defaults)")
         if dataset:
             sub.add_argument("--dataset", required=True, help="dataset name, e.g. movielens-1m (see the config schema)")
-        sub.add_argument("--out", type=Path, required=True, help=out)
+        if out is not None:
+            sub.add_argument("--out", type=Path, required=True, help=out)
         return sub
 
-    def folder(sub: argparse.ArgumentParser, name: str, help: str) -> None:
+    def required_path(sub: argparse.ArgumentParser, name: str, help: str) -> None:
         sub.add_argument(name, type=Path, required=True, help=help)
 
     def threads(sub: argparse.ArgumentParser) -> None:
@@ -149,27 +159,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--archives", type=Path, default=Path("resources/archives"), help="where archives are kept")
     sub = step("verify", _verify, "check a dataset's raw files against every known checksum; write the record",
                out="the record to write, results/{dataset}/data/raw_verified.json")
-    folder(sub, "--raw", raw)
+    required_path(sub, "--raw", raw)
     sub = step("prepare", _prepare, "k-core filter, split and write the canonical tables", out=data)
-    folder(sub, "--raw", raw)
+    required_path(sub, "--raw", raw)
     sub = step("sparsity", _sparsity, "domain statistics, power users and weights", out=sparsity)
-    folder(sub, "--data", data)
+    required_path(sub, "--data", data)
     sub = step("text", _text, "encode every item's text (title, domains) with the frozen sentence encoder",
                out="the embeddings file to write, results/{dataset}/text/item_embeddings.parquet")
-    folder(sub, "--data", data)
+    required_path(sub, "--data", data)
     threads(sub)
-    sub = step("train", _train, "train one (dataset, method, seed)", out="the run folder, results/{dataset}/runs/{method}/seed{seed}")
+    layout = Layout()
+    sub = step("train", _train, "train one (dataset, method, seed)", out=None)
     sub.add_argument("--method", required=True, help="method name, e.g. dynamic or sigma+dynamic (see the config schema)")
     sub.add_argument("--seed", type=int, required=True, help="random seed of the run")
-    folder(sub, "--data", data)
-    folder(sub, "--sparsity", sparsity)
-    sub.add_argument("--text", type=Path, help="item text embeddings (the text step's output), for CALRec")
+    required_path(sub, "--interactions", f"the prepared interactions, {layout.pattern('interactions')}")
+    required_path(sub, "--items", f"the prepared items, {layout.pattern('items')}")
+    required_path(sub, "--domains", f"the domain table, {layout.pattern('domains')}")
+    sub.add_argument("--text", type=Path, help=f"item text embeddings (the text step's output), for CALRec: "
+                                                f"{layout.pattern('item_embeddings')}")
+    required_path(sub, "--model", f"the trained model to write, {layout.pattern('model')}")
+    required_path(sub, "--history", f"the history to write, one row per epoch, {layout.pattern('history')}")
+    required_path(sub, "--timing", f"the timing to write, {layout.pattern('timing')}")
+    required_path(sub, "--weights", f"the domain weights to write after every epoch, {layout.pattern('weights')}")
+    required_path(sub, "--checkpoint", "the checkpoint kept while training runs (a rerun resumes from it), "
+                                       f"{layout.pattern('checkpoint')}")
     threads(sub)
-    sub = step("evaluate", _evaluate, "full-ranking test evaluation of one trained run",
-               out="the evaluation folder, results/{dataset}/eval/{method}/seed{seed}")
-    folder(sub, "--data", data)
-    folder(sub, "--sparsity", sparsity)
-    folder(sub, "--run", "the train step's run folder (its model.pt)")
+    sub = step("evaluate", _evaluate, "full-ranking test evaluation of one trained run", out=None)
+    required_path(sub, "--interactions", f"the prepared interactions, {layout.pattern('interactions')}")
+    required_path(sub, "--items", f"the prepared items, {layout.pattern('items')}")
+    required_path(sub, "--power-users", f"the power users, {layout.pattern('power_users')}")
+    required_path(sub, "--model", f"the train step's model, {layout.pattern('model')}")
+    required_path(sub, "--per-case", f"the per-case results to write, {layout.pattern('per_case')}")
+    required_path(sub, "--metrics", f"the metrics to write, {layout.pattern('metrics')}")
     threads(sub)
     sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables",
                out="the tables folder, results/tables/{dataset}")

@@ -70,17 +70,19 @@ def per_case_table(cases: EvalCases, ranks: np.ndarray, items: pd.DataFrame, pow
     return frame
 
 
-def evaluate(data_dir: Path, sparsity_dir: Path, run_dir: Path, out_dir: Path, config: dict, threads: int) -> None:
-    """The evaluate step: per_case.parquet and metrics.parquet (overall, per domain, per power users) on the test split."""
+def evaluate(interactions: Path, items: Path, power_users: Path, model: Path, per_case: Path, metrics: Path,
+             config: dict, threads: int) -> None:
+    """The evaluate step of a trained model on the test split of the prepared interactions: one row
+    per test case (`per_case`) and the metrics overall, per domain and per power users (`metrics`)."""
     configure_threads(threads)
     device = pick_device(config["train"]["device"])
-    model, saved = load_model(Path(run_dir) / "model.pt", device)
-    interactions = io.read_parquet(Path(data_dir) / "interactions.parquet")
-    items = io.read_parquet(Path(data_dir) / "items.parquet")
-    power = io.read_parquet(Path(sparsity_dir) / "power_users.parquet")
+    network, saved = load_model(model, device)
+    table = io.read_parquet(interactions)
+    item_table = io.read_parquet(items)
+    power = io.read_parquet(power_users)
     settings = config["evaluate"]
-    cases = evaluation_cases(interactions, "test", saved["model_args"]["max_len"], device)
-    ranks = rank_cases(model, cases, settings["batch_size"], settings["mask_history"]).cpu().numpy()
-    per_case = per_case_table(cases, ranks, items, power, settings["ks"])
-    io.write_parquet(per_case, Path(out_dir) / "per_case.parquet")
-    io.write_parquet(summarise(per_case, settings["ks"]), Path(out_dir) / "metrics.parquet")
+    cases = evaluation_cases(table, "test", saved["model_args"]["max_len"], device)
+    ranks = rank_cases(network, cases, settings["batch_size"], settings["mask_history"]).cpu().numpy()
+    cases_table = per_case_table(cases, ranks, item_table, power, settings["ks"])
+    io.write_parquet(cases_table, per_case)
+    io.write_parquet(summarise(cases_table, settings["ks"]), metrics)

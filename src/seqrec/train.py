@@ -9,10 +9,10 @@ a model that needs item text gets it before training. The architectures listed i
 which continues, after early stopping, with a stage that fine-tunes on the positives of the target
 domains.
 
-Outputs in the run folder: model.pt (the best epoch), history.csv (one row per epoch),
-weights.csv (each domain's loss weight after every epoch, epoch 0 = initial) and timing.json (wall
-time, time per epoch, time spent on weighting). checkpoint.pt exists only while
-training runs; it is removed when model.pt is written.
+Outputs (RunFiles; in the workflow, a run folder of the results layout): the model (the best epoch,
+model.pt), the history (one row per epoch), the weights (each domain's loss weight after every epoch,
+epoch 0 = initial) and the timing (wall time, time per epoch, time spent on weighting). The
+checkpoint exists only while training runs; it is removed when the model is written.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from seqrec import checkpoint, io
 from seqrec.device import SectionTimer, autocast, configure_threads, pick_device
 from seqrec.evaluate import rank_cases
+from seqrec.layout import Layout
 from seqrec.losses import candidate_log_q, full_softmax_loss, sample_candidates, sampled_softmax_loss
 from seqrec.methods import get_method
 from seqrec.metrics import ndcg_at_k, recall_at_k
@@ -253,25 +255,39 @@ def trainer_class(method: str, config: dict) -> type[Trainer]:
     return Trainer
 
 
-def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, method: str, seed: int,
-          config: dict, threads: int, text_embeddings: Path | None = None) -> None:
-    """The train step of one (dataset, method, seed)."""
+@dataclass(frozen=True)
+class RunFiles:
+    """The files the train step writes, and its checkpoint while it runs."""
+
+    model: Path
+    history: Path
+    timing: Path
+    weights: Path
+    checkpoint: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> RunFiles:
+        """The files in `folder`, named as in the results layout."""
+        return cls(**{f.name: Path(folder) / Layout().path(f.name).name for f in fields(cls)})
+
+
+def train(interactions: Path, items: Path, domains: Path, outputs: RunFiles, dataset: str, method: str,
+          seed: int, config: dict, threads: int, text_embeddings: Path | None = None) -> None:
+    """The train step of one (dataset, method, seed): the prepared interactions and items, the
+    sparsity step's domain table and, for a model that needs them, the item text embeddings."""
     start_time = time.perf_counter()
     configure_threads(threads)
     seed_everything(seed)
     device = pick_device(config["train"]["device"])
-    data_dir, sparsity_dir, run_dir = Path(data_dir), Path(sparsity_dir), Path(run_dir)
     item_text = None
     if text_embeddings is not None:
         from seqrec.text import read_item_embeddings
 
         item_text = read_item_embeddings(text_embeddings)
-    trainer = trainer_class(method, config)(io.read_parquet(data_dir / "interactions.parquet"),
-                      io.read_parquet(data_dir / "items.parquet"),
-                      io.read_parquet(sparsity_dir / "domains.parquet"),
-                      method, dataset, config, device, item_text)
-    checkpoint_path = run_dir / "checkpoint.pt"
-    inputs = [data_dir / "interactions.parquet", data_dir / "items.parquet", sparsity_dir / "domains.parquet"]
+    trainer = trainer_class(method, config)(io.read_parquet(interactions), io.read_parquet(items),
+                                            io.read_parquet(domains), method, dataset, config, device, item_text)
+    checkpoint_path = outputs.checkpoint
+    inputs = [interactions, items, domains]
     run = checkpoint.describe_run(dataset=dataset, method=method, seed=seed, config=config,
                                   inputs=inputs + ([text_embeddings] if text_embeddings is not None else []))
     # weights: the per-domain weights after every epoch (epoch 0 = before training).
@@ -285,7 +301,7 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
         trainer.load_state(saved["trainer"])
         checkpoint.set_rng_state(saved["rng"])
         resumed_after = progress["epoch"]
-        print(f"resuming {run_dir} after epoch {progress['epoch']} from {checkpoint_path}", flush=True)
+        print(f"resuming {outputs.model.parent} after epoch {progress['epoch']} from {checkpoint_path}", flush=True)
 
     print(f"training {method} on {dataset} (seed {seed}) on {device}: {len(trainer.inputs)} sequences, "
           f"{trainer.n_items} items", flush=True)
@@ -314,11 +330,11 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
     history = pd.DataFrame(progress["history"])
     io.save_torch({"architecture": trainer.method.architecture, "model_args": trainer.model_args,
                    "state_dict": progress["best_state"], "method": method, "dataset": dataset, "seed": seed,
-                   "best_epoch": int(progress["best"]["epoch"])}, run_dir / "model.pt")
-    io.write_csv(history, run_dir / "history.csv")
+                   "best_epoch": int(progress["best"]["epoch"])}, outputs.model)
+    io.write_csv(history, outputs.history)
     weights = pd.DataFrame(progress["weights"], columns=trainer.domain_names).rename_axis("epoch")
     io.write_csv(weights.reset_index().melt("epoch", var_name="domain", value_name="weight"),
-                 run_dir / "weights.csv")
+                 outputs.weights)
     train_total = float(history["train_seconds"].sum())
     weighting_total = float(history["weighting_seconds"].sum())
     io.write_json({
@@ -330,5 +346,5 @@ def train(data_dir: Path, sparsity_dir: Path, run_dir: Path, dataset: str, metho
         "weighting_seconds": weighting_total,
         "weighting_share_of_training": weighting_total / train_total if train_total > 0 else 0.0,
         "resumed_after_epoch": resumed_after,
-    }, run_dir / "timing.json")
+    }, outputs.timing)
     checkpoint_path.unlink(missing_ok=True)

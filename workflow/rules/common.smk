@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from seqrec.config import ConfigError, ablation_config, load_schema, validate_config
 from seqrec.datasets import get as get_dataset, raw_files
+from seqrec.layout import Layout
 from seqrec.methods import get_method
 from seqrec.report.index import notebooks
 
@@ -42,6 +43,7 @@ except ConfigError as err:
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={ROOT / 'src'}; ")
 
 _schema = load_schema()["properties"]
+LAYOUT = Layout()  # every artifact's path (seqrec.layout)
 NOTEBOOKS = notebooks(config)  # seqrec.report.index: the pages of a run, the index last
 
 
@@ -103,12 +105,10 @@ def train_config(wildcards):
 
 def ablation_per_case(wildcards):
     # The generic runs of the ablation seeds are the reference of every variant's lift.
-    return expand(
-        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
-        dataset=wildcards.dataset,
-        method=["generic", *ABLATIONS],
-        seed=config["ablations"]["seeds"],
+    per_case = LAYOUT.expand(
+        "per_case", dataset=wildcards.dataset, method=["generic", *ABLATIONS], seed=config["ablations"]["seeds"]
     )
+    return [str(path) for path in per_case]
 
 
 def raw_path(dataset, member):
@@ -152,10 +152,13 @@ def data_files(dataset):
 
 
 def train_inputs(wildcards):
-    inputs = {**data_files(wildcards.dataset), "domains": f"results/{wildcards.dataset}/sparsity/domains.parquet"}
+    names = ["interactions", "items", "domains"]
     if get_method(run_method(wildcards.method)).needs_item_text:
-        inputs["text"] = f"results/{wildcards.dataset}/text/item_embeddings.parquet"
-    return inputs
+        names.append("item_embeddings")
+    # `items` is a name Snakemake reserves: the input is `item_table`.
+    return {
+        "item_table" if name == "items" else name: str(LAYOUT.path(name, dataset=wildcards.dataset)) for name in names
+    }
 
 
 def all_per_case(wildcards):

@@ -4,16 +4,17 @@
 
 rule evaluate:
     input:
-        **data_files("{dataset}"),
-        power_users="results/{dataset}/sparsity/power_users.parquet",
-        model="results/{dataset}/runs/{method}/seed{seed}/model.pt",
+        interactions=LAYOUT.pattern("interactions"),
+        item_table=LAYOUT.pattern("items"),
+        power_users=LAYOUT.pattern("power_users"),
+        model=LAYOUT.pattern("model"),
     output:
-        metrics="results/{dataset}/eval/{method}/seed{seed}/metrics.parquet",
-        per_case="results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
+        metrics=LAYOUT.pattern("metrics"),
+        per_case=LAYOUT.pattern("per_case"),
     log:
         "results/logs/{dataset}/evaluate/{method}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv"
+        LAYOUT.pattern("evaluate_benchmark")
     conda:
         "../../envs/seqrec.yaml"
     threads: config["train"]["threads"]
@@ -23,9 +24,8 @@ rule evaluate:
         config=step_config("train", "evaluate"),
     shell:
         "python -m seqrec evaluate --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
-        "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
-        "--run results/{wildcards.dataset}/runs/{wildcards.method}/seed{wildcards.seed} "
-        "--out results/{wildcards.dataset}/eval/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
+        "--interactions {input.interactions} --items {input.item_table} --power-users {input.power_users} "
+        "--model {input.model} --per-case {output.per_case} --metrics {output.metrics} > {log} 2>&1"
 
 
 rule aggregate:

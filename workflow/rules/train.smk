@@ -6,14 +6,14 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model="results/{dataset}/runs/{method}/seed{seed}/model.pt",
-        history="results/{dataset}/runs/{method}/seed{seed}/history.csv",
-        timing="results/{dataset}/runs/{method}/seed{seed}/timing.json",
-        weights="results/{dataset}/runs/{method}/seed{seed}/weights.csv",
+        model=LAYOUT.pattern("model"),
+        history=LAYOUT.pattern("history"),
+        timing=LAYOUT.pattern("timing"),
+        weights=LAYOUT.pattern("weights"),
     log:
         "results/logs/{dataset}/train/{method}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/{dataset}/train/{method}/seed{seed}.tsv"
+        LAYOUT.pattern("train_benchmark")
     retries: TRAINING_RETRIES
     conda:
         "../../envs/seqrec.yaml"
@@ -24,9 +24,11 @@ rule train:
     params:
         config=train_config,
         method=lambda wildcards: run_method(wildcards.method),
-        text=lambda wildcards, input: f"--text {input.text}" if "text" in input.keys() else "",
+        text=lambda wildcards, input: f"--text {input.item_embeddings}" if "item_embeddings" in input.keys() else "",
+        checkpoint=LAYOUT.pattern("checkpoint"),
     shell:
         "python -m seqrec train --config {params.config:q} --dataset {wildcards.dataset} "
-        "--method {params.method} --seed {wildcards.seed} --threads {threads} {params.text} "
-        "--data results/{wildcards.dataset}/data --sparsity results/{wildcards.dataset}/sparsity "
-        "--out results/{wildcards.dataset}/runs/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
+        "--method {params.method} --seed {wildcards.seed} --threads {threads} "
+        "--interactions {input.interactions} --items {input.item_table} --domains {input.domains} {params.text} "
+        "--model {output.model} --history {output.history} --timing {output.timing} --weights {output.weights} "
+        "--checkpoint {params.checkpoint} > {log} 2>&1"
