@@ -60,7 +60,8 @@ from torch.autograd.function import once_differentiable
 from seqrec.models.base import SequenceModel
 
 
-CHUNK_SIZE = 16  # positions per chunk of the parallel scan: fastest at max_len 200 on a CPU, 8 to 32 within ~10%
+CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py, CPU, max_len 200: 8 and 16 within
+# 3%, 32 5-20% slower; fewer chunks to carry the state across than 8)
 # State elements in one block of rows of the parallel scan ([positions, rows, N, D] per work tensor, four in
 # the backward): on a CPU two rows at max_len 200, whose work tensors stay within the caches of two cores
 # (four rows: ~1.3x slower; one row: as fast on one core, twice the operations to wait for on two); on a
