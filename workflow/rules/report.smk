@@ -1,12 +1,10 @@
 # The report's tables: one job per table (seqrec.report.tables), computed from the run's outputs
 # with the whole validated config, written as csv + tex. The notebooks read and show them.
 
-from seqrec.layout import Layout
 from seqrec.report import Run
 from seqrec.report.tables import TABLES, inputs as report_inputs
 
-LAYOUT = Layout()
-RUN = Run(config)
+RUN = Run(config)  # LAYOUT comes from common.smk
 
 
 localrules:
