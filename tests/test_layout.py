@@ -32,3 +32,25 @@ def test_every_run_artifact_sits_in_one_folder_per_run():
     run_files = ["model", "history", "timing", "weights", "checkpoint"]
     assert len({str(Path(RESULTS[name]).parent) for name in run_files}) == 1
     assert all(wildcards_of(RESULTS[name]) == ["dataset", "method", "seed"] for name in run_files)
+
+
+def test_wildcards_read_a_path_back():
+    layout = Layout()
+    path = layout.path("per_case", dataset="movielens-1m", method="sigma+dynamic", seed=12)
+    assert layout.wildcards("per_case", path) == {"dataset": "movielens-1m", "method": "sigma+dynamic", "seed": "12"}
+    assert layout.wildcards("per_case", f"./{path}") == layout.wildcards("per_case", path)
+    assert Layout(results=Path("/tmp/r")).wildcards("notebook", "/tmp/r/notebooks/claims.ipynb") == {"name": "claims"}
+
+
+@pytest.mark.parametrize("path", [
+    "results/synthetic/eval/dynamic/per_case.parquet",  # no seed folder
+    "results/synthetic/eval/dynamic/seedone/per_case.parquet",  # a seed is a number
+    "results/synthetic/eval/a/b/seed1/per_case.parquet",  # a wildcard is one folder
+    "elsewhere/synthetic/eval/dynamic/seed1/per_case.parquet",  # another results root
+    "results/synthetic/eval/dynamic/seed1/metrics.parquet",
+])
+def test_wildcards_of_a_path_outside_the_layout_name_it_and_the_pattern(path):
+    with pytest.raises(ValueError) as error:
+        Layout().wildcards("per_case", path)
+    assert str(error.value) == f"{path}: not a path of the results layout's 'per_case', " \
+                               "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet"

@@ -10,6 +10,7 @@ directory, as Snakemake's paths are; notebooks and scripts can root it elsewhere
 from __future__ import annotations
 
 import itertools
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,10 @@ RESOURCES = {
 }
 
 
+# What a wildcard matches when a path is read back (`Layout.wildcards`); any other: one path component.
+WILDCARD_REGEX = {"seed": r"\d+"}
+
+
 def wildcards_of(pattern: str) -> list[str]:
     """The wildcard names of a pattern, in order."""
     return [field for _, field, _, _ in string.Formatter().parse(pattern) if field]
@@ -105,3 +110,17 @@ class Layout:
         keys = list(values)
         lists = [v if isinstance(v, (list, tuple)) else [v] for v in values.values()]
         return [self.path(name, **dict(zip(keys, combo))) for combo in itertools.product(*lists)]
+
+    def wildcards(self, name: str, path: str | Path) -> dict[str, str]:
+        """The wildcard values of `path`, a path of artifact `name` (the reverse of `path`)."""
+        pattern = self.pattern(name)
+        regex, seen = "", set()
+        for literal, field, _, _ in string.Formatter().parse(pattern):
+            regex += re.escape(literal)
+            if field:
+                regex += f"(?P={field})" if field in seen else f"(?P<{field}>{WILDCARD_REGEX.get(field, '[^/]+')})"
+                seen.add(field)
+        match = re.fullmatch(regex, Path(path).as_posix())
+        if match is None:
+            raise ValueError(f"{path}: not a path of the results layout's {name!r}, {pattern}")
+        return match.groupdict()
