@@ -13,7 +13,7 @@ import pytest
 from seqrec.config import validate_config
 from seqrec.datasets import synthetic
 from seqrec.prepare import prepare
-from seqrec.weighting import sparsity_step
+from seqrec.weighting import SparsityFiles, sparsity_step
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,8 @@ def tiny_dataset(tmp_path_factory):
     config = validate_config(TINY)
     synthetic.write_raw(root / "raw", **config["synthetic"])
     prepare("synthetic", root / "raw", root / "data", k_core=config["prepare"]["k_core"])
-    sparsity_step(root / "data", root / "sparsity", "synthetic", config["sparsity"])
+    sparsity_step(root / "data" / "interactions.parquet", root / "data" / "items.parquet",
+                  SparsityFiles.in_folder(root / "sparsity"), "synthetic", config["sparsity"])
     return config, root / "data", root / "sparsity"
 
 

@@ -16,7 +16,7 @@ from seqrec.models import load_model
 from seqrec.prepare import prepare
 from seqrec.text import write_item_embeddings
 from seqrec.train import RunFiles, Trainer, train
-from seqrec.weighting import sparsity_step
+from seqrec.weighting import SparsityFiles, sparsity_step
 
 NEURAL_BASELINES = ["sigma", "calrec", "sparseennet"]
 
@@ -25,7 +25,7 @@ NEURAL_BASELINES = ["sigma", "calrec", "sparseennet"]
 def tiny_text(tiny_dataset, tmp_path_factory):
     config, data, _ = tiny_dataset
     path = tmp_path_factory.mktemp("text") / "item_embeddings.parquet"
-    write_item_embeddings(data, path, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
+    write_item_embeddings(data / "items.parquet", path, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
     return path
 
 
@@ -88,9 +88,10 @@ def test_every_neural_baseline_beats_pop_on_the_synthetic_default(tmp_path_facto
     config = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
     synthetic.write_raw(root / "raw", **config["synthetic"])
     prepare("synthetic", root / "raw", root / "data", k_core=config["prepare"]["k_core"])
-    sparsity_step(root / "data", root / "sparsity", "synthetic", config["sparsity"])
+    sparsity_step(root / "data" / "interactions.parquet", root / "data" / "items.parquet",
+                  SparsityFiles.in_folder(root / "sparsity"), "synthetic", config["sparsity"])
     text = root / "item_embeddings.parquet"
-    write_item_embeddings(root / "data", text, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
+    write_item_embeddings(root / "data" / "items.parquet", text, config["text"]["encoder"], config["text"]["batch_size"], "cpu")
     ndcg = {}
     for method in ["pop", *NEURAL_BASELINES]:
         train_and_evaluate(root / "data", root / "sparsity", root / method, root / f"eval-{method}", method, 1, config,

@@ -60,7 +60,7 @@ def test_unknown_encoder_is_an_input_error(monkeypatch):
 def test_embeddings_file_round_trip(tmp_path, encoded):
     io.write_parquet(ITEMS, tmp_path / "data" / "items.parquet")
     out = tmp_path / "text" / "item_embeddings.parquet"
-    write_item_embeddings(tmp_path / "data", out, DEFAULT_ENCODER, batch_size=2, device="cpu")
+    write_item_embeddings(tmp_path / "data" / "items.parquet", out, DEFAULT_ENCODER, batch_size=2, device="cpu")
     table = read_item_embeddings(out)
     assert table.dtype == torch.float32
     torch.testing.assert_close(table, torch.from_numpy(encoded), atol=1e-5, rtol=0)

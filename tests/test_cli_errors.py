@@ -25,6 +25,13 @@ def train_files(run: Path) -> list[str]:
             "--weights", str(run / "weights.csv"), "--checkpoint", str(run / "checkpoint.pt")]
 
 
+def sparsity_files(out) -> list[str]:
+    """The sparsity step's arguments for the prepared data and an output folder `out`."""
+    return ["--interactions", "data/interactions.parquet", "--items", "data/items.parquet",
+            "--domains", f"{out}/domains.parquet", "--table", f"{out}/domains.csv",
+            "--power-users", f"{out}/power_users.parquet"]
+
+
 # Faults injected into the step's own process before it starts: what a full disk does to each kind
 # of write (a partial file, then the error the library raises; the torch message is the real one).
 PARQUET_DISK_FULL = """
@@ -76,7 +83,7 @@ def prepared(tmp_path_factory):
     config = json.dumps(SMALL)
     for step in (["synthesize", "--out", "raw"],
                  ["prepare", "--dataset", "synthetic", "--raw", "raw", "--out", "data"],
-                 ["sparsity", "--dataset", "synthetic", "--data", "data", "--out", "sparsity"]):
+                 ["sparsity", "--dataset", "synthetic", *sparsity_files("sparsity")]):
         result = seqrec(root, *step, "--config", config)
         assert result.returncode == 0, result.stderr[-3000:]
     return root
@@ -114,12 +121,12 @@ def test_unavailable_device_names_the_setting_and_the_fix(prepared, tmp_path, de
 
 
 @pytest.mark.parametrize("step", [
-    ["prepare", "--dataset", "synthetic", "--raw", "raw"],
-    ["sparsity", "--dataset", "synthetic", "--data", "data"],
-])
+    lambda out: ["prepare", "--dataset", "synthetic", "--raw", "raw", "--out", str(out)],
+    lambda out: ["sparsity", "--dataset", "synthetic", *sparsity_files(out)],
+], ids=["prepare", "sparsity"])
 def test_full_disk_during_a_step_is_one_line_and_leaves_nothing(prepared, tmp_path, step):
     out = tmp_path / "out"
-    result = seqrec(prepared, *step, "--out", str(out), "--config", json.dumps(SMALL), fault=PARQUET_DISK_FULL)
+    result = seqrec(prepared, *step(out), "--config", json.dumps(SMALL), fault=PARQUET_DISK_FULL)
     assert_one_clear_line(result, f"{out}/", ".parquet: no space left on its disk", "free space and rerun")
     assert_nothing_written(out)
 

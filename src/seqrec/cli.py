@@ -62,9 +62,10 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _sparsity(args: argparse.Namespace) -> None:
-    from seqrec.weighting import sparsity_step
+    from seqrec.weighting import SparsityFiles, sparsity_step
 
-    sparsity_step(args.data, args.out, args.dataset, args.config["sparsity"])
+    outputs = SparsityFiles(args.domains, args.table, args.power_users)
+    sparsity_step(args.interactions, args.items, outputs, args.dataset, args.config["sparsity"])
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -81,7 +82,7 @@ def _text(args: argparse.Namespace) -> None:
 
     configure_threads(args.threads)
     settings = args.config["text"]
-    write_item_embeddings(args.data, args.out, settings["encoder"], settings["batch_size"],
+    write_item_embeddings(args.items, args.out, settings["encoder"], settings["batch_size"],
                           pick_device(args.config["train"]["device"]))
 
 
@@ -150,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--threads", type=int, default=1, help="CPU threads (the rule's threads; default 1)")
 
     data = "the prepared tables' folder, results/{dataset}/data"
-    sparsity = "the sparsity tables' folder, results/{dataset}/sparsity"
     raw = "the dataset's raw files, resources/raw/{dataset}"
     step("synthesize", _synthesize, "generate the embedded synthetic dataset's raw files", dataset=False,
          out="resources/raw/synthetic")
@@ -162,13 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     required_path(sub, "--raw", raw)
     sub = step("prepare", _prepare, "k-core filter, split and write the canonical tables", out=data)
     required_path(sub, "--raw", raw)
-    sub = step("sparsity", _sparsity, "domain statistics, power users and weights", out=sparsity)
-    required_path(sub, "--data", data)
-    sub = step("text", _text, "encode every item's text (title, domains) with the frozen sentence encoder",
-               out="the embeddings file to write, results/{dataset}/text/item_embeddings.parquet")
-    required_path(sub, "--data", data)
-    threads(sub)
     layout = Layout()
+    sub = step("sparsity", _sparsity, "domain statistics, power users and weights", out=None)
+    required_path(sub, "--interactions", f"the prepared interactions, {layout.pattern('interactions')}")
+    required_path(sub, "--items", f"the prepared items, {layout.pattern('items')}")
+    required_path(sub, "--domains", f"the domain table to write, {layout.pattern('domains')}")
+    required_path(sub, "--table", f"the domain table to write as csv, {layout.pattern('domains_csv')}")
+    required_path(sub, "--power-users", f"the power users to write, {layout.pattern('power_users')}")
+    sub = step("text", _text, "encode every item's text (title, domains) with the frozen sentence encoder",
+               out=f"the embeddings file to write, {layout.pattern('item_embeddings')}")
+    required_path(sub, "--items", f"the prepared items, {layout.pattern('items')}")
+    threads(sub)
     sub = step("train", _train, "train one (dataset, method, seed)", out=None)
     sub.add_argument("--method", required=True, help="method name, e.g. dynamic or sigma+dynamic (see the config schema)")
     sub.add_argument("--seed", type=int, required=True, help="random seed of the run")

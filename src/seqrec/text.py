@@ -16,7 +16,6 @@ sentence-transformers (a Hugging Face model id or a local folder).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -71,10 +70,10 @@ def encode_items(items: pd.DataFrame, encoder_name: str, batch_size: int,
     return table
 
 
-def write_item_embeddings(data_dir: str | os.PathLike, out_path: str | os.PathLike, encoder_name: str,
+def write_item_embeddings(items_path: str | os.PathLike, out_path: str | os.PathLike, encoder_name: str,
                           batch_size: int, device: str | torch.device) -> None:
-    """The text step: encode data_dir/items.parquet and write the vectors to out_path (parquet)."""
-    items = io.read_parquet(Path(data_dir) / "items.parquet", columns=["item", "title", "domains"])
+    """The text step: encode the prepared items (parquet) and write the vectors to out_path (parquet)."""
+    items = io.read_parquet(items_path, columns=["item", "title", "domains"])
     vectors = encode_items(items, encoder_name, batch_size, device)[1:]
     n_items, dim = vectors.shape
     embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), dim)

@@ -15,7 +15,9 @@ few small vector operations per step.
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ import torch
 
 from seqrec import io
 from seqrec.device import CudaGraphed
+from seqrec.layout import Layout
 
 WEIGHTINGS = ("generic", "fixed", "dynamic")
 
@@ -273,14 +276,31 @@ def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_tr
 
 
 
-def sparsity_step(data_dir: Path, out_dir: Path, dataset: str, sparsity_config: dict) -> pd.DataFrame:
-    """The sparsity step: domains.parquet/.csv and power_users.parquet.
+@dataclass(frozen=True)
+class SparsityFiles:
+    """The files the sparsity step writes."""
+
+    domains: Path  # the domain table (parquet), read by every training
+    table: Path  # the same table as csv, for readers
+    power_users: Path
+
+    @classmethod
+    def in_folder(cls, folder: str | os.PathLike) -> SparsityFiles:
+        """The files in `folder`, named as in the results layout."""
+        layout = Layout()
+        names = {"domains": "domains", "table": "domains_csv", "power_users": "power_users"}
+        return cls(**{field: Path(folder) / layout.path(name).name for field, name in names.items()})
+
+
+def sparsity_step(interactions_path: str | os.PathLike, items_path: str | os.PathLike, outputs: SparsityFiles,
+                  dataset: str, sparsity_config: dict) -> pd.DataFrame:
+    """The sparsity step: the domain table (parquet and csv) and the power users.
 
     The domain table carries the statistics and each weighting's weight for a positive of that
     domain alone (for dynamic: the initial weight, before any EMA update).
     """
-    interactions = io.read_parquet(Path(data_dir) / "interactions.parquet")
-    items = io.read_parquet(Path(data_dir) / "items.parquet")
+    interactions = io.read_parquet(interactions_path)
+    items = io.read_parquet(items_path)
     table = domain_table(interactions, items, sparsity_config["sparse_share_threshold"])
     targets = fixed_targets(table, sparsity_config["fixed"]["target_domains"].get(dataset), "config")
     table["fixed_target"] = table["domain"].isin(targets)
@@ -290,8 +310,8 @@ def sparsity_step(data_dir: Path, out_dir: Path, dataset: str, sparsity_config: 
                          minlength=int(items["item"].max()) + 1)
     dynamic = build_weighting("dynamic", table, items, counts, sparsity_config, dataset)
     table["weight_dynamic"] = dynamic.domain_weights().numpy()
-    io.write_parquet(table, Path(out_dir) / "domains.parquet")
-    io.write_csv(table, Path(out_dir) / "domains.csv")
+    io.write_parquet(table, outputs.domains)
+    io.write_csv(table, outputs.table)
     power = power_users(interactions, items, sparsity_config["power_user_share"])
-    io.write_parquet(power, Path(out_dir) / "power_users.parquet")
+    io.write_parquet(power, outputs.power_users)
     return table

@@ -144,13 +144,6 @@ def raw_inputs(wildcards):
     return f"results/{wildcards.dataset}/data/raw_verified.json"
 
 
-def data_files(dataset):
-    return {
-        "interactions": f"results/{dataset}/data/interactions.parquet",
-        "item_table": f"results/{dataset}/data/items.parquet",
-    }
-
-
 def train_inputs(wildcards):
     names = ["interactions", "items", "domains"]
     if get_method(run_method(wildcards.method)).needs_item_text:

@@ -75,9 +75,9 @@ rule prepare:
 rule item_text:
     # Item texts encoded once per dataset by the frozen sentence encoder (CALRec's item side).
     input:
-        item_table="results/{dataset}/data/items.parquet",
+        item_table=LAYOUT.pattern("items"),
     output:
-        "results/{dataset}/text/item_embeddings.parquet",
+        LAYOUT.pattern("item_embeddings"),
     log:
         "results/logs/{dataset}/item_text.log",
     conda:
@@ -89,4 +89,4 @@ rule item_text:
         config=step_config("text", "train"),
     shell:
         "python -m seqrec text --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
-        "--data results/{wildcards.dataset}/data --out {output:q} > {log} 2>&1"
+        "--items {input.item_table:q} --out {output:q} > {log} 2>&1"

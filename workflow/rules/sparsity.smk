@@ -3,11 +3,12 @@
 
 rule sparsity:
     input:
-        **data_files("{dataset}"),
+        interactions=LAYOUT.pattern("interactions"),
+        item_table=LAYOUT.pattern("items"),
     output:
-        domains="results/{dataset}/sparsity/domains.parquet",
-        table="results/{dataset}/sparsity/domains.csv",
-        power_users="results/{dataset}/sparsity/power_users.parquet",
+        domains=LAYOUT.pattern("domains"),
+        table=LAYOUT.pattern("domains_csv"),
+        power_users=LAYOUT.pattern("power_users"),
     log:
         "results/logs/{dataset}/sparsity.log",
     conda:
@@ -16,4 +17,5 @@ rule sparsity:
         config=step_config("sparsity"),
     shell:
         "python -m seqrec sparsity --config {params.config:q} --dataset {wildcards.dataset} "
-        "--data results/{wildcards.dataset}/data --out results/{wildcards.dataset}/sparsity > {log} 2>&1"
+        "--interactions {input.interactions} --items {input.item_table} "
+        "--domains {output.domains} --table {output.table} --power-users {output.power_users} > {log} 2>&1"
