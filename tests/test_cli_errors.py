@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 import torch
+from conftest import write_per_case
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"synthetic": {"n_users": 200, "n_items": 150, "n_interactions": 6000, "n_domains": 8},
@@ -169,6 +172,51 @@ def notebook_template(path, cell):
 def notebook_step(tmp_path, *extra):
     return seqrec(tmp_path, "notebook", "--template", "t.ipynb", "--out", "results/notebooks/t.ipynb",
                   "--figures", "results/figures/t", "--config", json.dumps({"datasets": ["synthetic"]}), *extra)
+
+
+def aggregate_files(out) -> list[str]:
+    return ["--metrics", f"{out}/m.csv", "--metrics-tex", f"{out}/m.tex", "--lift", f"{out}/l.csv",
+            "--lift-tex", f"{out}/l.tex"]
+
+
+@pytest.fixture
+def per_case(tmp_path):
+    """Per-case results of generic and dynamic over two seeds, as the evaluate step writes them (paths relative
+    to tmp_path, as the rule passes them)."""
+    rng = np.random.default_rng(0)
+    paths = [write_per_case(tmp_path / "results", "synthetic", method, seed, rng.integers(0, 30, 40),
+                            [["A"] if u % 3 else ["B"] for u in range(40)], [[] for _ in range(40)], rng)
+             for method in ("generic", "dynamic") for seed in (1, 2)]
+    return [str(path.relative_to(tmp_path)) for path in paths]
+
+
+def test_aggregate_reads_each_run_from_its_path_and_writes_the_named_tables(tmp_path, per_case):
+    config = json.dumps({"evaluate": {"ks": [5, 10]}, "aggregate": {"n_bootstrap": 100}})
+    result = seqrec(tmp_path, "aggregate", "--config", config, "--dataset", "synthetic",
+                    "--per-case", *per_case, *aggregate_files("out"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["l.csv", "l.tex", "m.csv", "m.tex"]
+    metrics = pd.read_csv(tmp_path / "out" / "m.csv")
+    assert set(metrics["method"]) == {"generic", "dynamic"} and set(metrics["n_seeds"]) == {2}
+
+
+@pytest.mark.parametrize("where, fragments", [
+    ("elsewhere/synthetic/eval/dynamic/seed1/per_case.parquet",
+     ["elsewhere/synthetic/eval/dynamic/seed1/per_case.parquet: not a path of the results layout's 'per_case', "
+      "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet"]),
+    ("results/movielens-1m/eval/dynamic/seed1/per_case.parquet",
+     ["results/movielens-1m/eval/dynamic/seed1/per_case.parquet: per-case results of movielens-1m, "
+      "not of --dataset synthetic"]),
+])
+def test_aggregate_of_a_file_outside_the_layout_is_one_line_and_writes_nothing(tmp_path, per_case, where,
+                                                                               fragments):
+    moved = tmp_path / where
+    moved.parent.mkdir(parents=True)
+    (tmp_path / per_case[-1]).rename(moved)
+    result = seqrec(tmp_path, "aggregate", "--dataset", "synthetic", "--per-case", *per_case[:-1], where,
+                    *aggregate_files("out"))
+    assert_one_clear_line(result, *fragments)
+    assert not (tmp_path / "out").exists()
 
 
 def test_notebook_step_executes_and_renders_without_the_code(tmp_path):

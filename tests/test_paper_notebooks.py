@@ -19,7 +19,7 @@ from seqrec.report.tables import write
 from seqrec.evaluate import evaluate
 from seqrec.io import read_parquet, write_parquet
 from seqrec.metrics import case_metrics
-from seqrec.stats import aggregate
+from seqrec.stats import TableFiles, aggregate
 from seqrec.train import RunFiles, train
 
 
@@ -50,7 +50,7 @@ def paper_results(tiny_dataset, tmp_path_factory):
         cases = cases.assign(rank=ranks, **case_metrics(ranks, config["evaluate"]["ks"]))
         paths[("sigma", seed)] = results / "synthetic" / "eval" / "sigma" / f"seed{seed}" / "per_case.parquet"
         write_parquet(cases, paths[("sigma", seed)])
-    aggregate("synthetic", paths, results / "tables" / "synthetic", [10], n_bootstrap=100)
+    aggregate("synthetic", paths, TableFiles.in_folder(results / "tables" / "synthetic"), [10], n_bootstrap=100)
     (results / "notebooks").mkdir()
     (results / "notebooks" / "datasets.html").write_text("<html></html>")  # as if rendered
     return results

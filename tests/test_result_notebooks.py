@@ -14,7 +14,7 @@ from seqrec.io import write_parquet
 from seqrec.layout import Layout
 from seqrec.report import Run
 from seqrec.report.tables import write
-from seqrec.stats import aggregate, holm
+from seqrec.stats import TableFiles, aggregate, holm
 
 REPO = Path(__file__).resolve().parents[1]
 # Two sparse domains (share < 0.03): Film-Noir has power users, Musical has none.
@@ -47,7 +47,7 @@ def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360
         for method in methods:
             paths[(method, seed)] = write_per_case(results, dataset, method, seed, ranks[method],
                                                    [[t] for t in targets], power, rng)
-    aggregate(dataset, paths, results / "tables" / dataset, [5, 10], n_bootstrap=200)
+    aggregate(dataset, paths, TableFiles.in_folder(results / "tables" / dataset), [5, 10], n_bootstrap=200)
     shares = np.array(SHARES)
     write_parquet(
         pd.DataFrame({

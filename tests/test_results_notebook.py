@@ -9,7 +9,7 @@ import pandas as pd
 from conftest import write_per_case
 from seqrec.config import validate_config
 from seqrec.io import write_parquet
-from seqrec.stats import aggregate
+from seqrec.stats import TableFiles, aggregate
 
 DOMAINS = ["Drama", "Comedy", "Horror", "Film-Noir", "Western"]
 SHARES = [0.5, 0.3, 0.15, 0.01, 0.04]
@@ -26,7 +26,7 @@ def fake_results(results: Path, dataset: str, n_users: int = 300) -> None:
         for seed in (1, 2):
             ranks = rng.geometric(1 / (40 - 10 * boost), n_users) - 1
             paths[(method, seed)] = write_per_case(results, dataset, method, seed, ranks, domains, power, rng)
-    aggregate(dataset, paths, results / "tables" / dataset, [5, 10], n_bootstrap=200)
+    aggregate(dataset, paths, TableFiles.in_folder(results / "tables" / dataset), [5, 10], n_bootstrap=200)
     shares = np.array(SHARES)
     write_parquet(
         pd.DataFrame(

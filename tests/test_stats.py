@@ -4,7 +4,7 @@ import pytest
 
 from seqrec.io import InputError, write_parquet
 from seqrec.metrics import case_metrics
-from seqrec.stats import LIFT_COLUMNS, SEED_COLUMNS, aggregate, holm, lift_table, seed_table
+from seqrec.stats import LIFT_COLUMNS, SEED_COLUMNS, TableFiles, aggregate, holm, lift_table, seed_table
 
 KS = [10]
 
@@ -112,7 +112,8 @@ def test_aggregate_writes_tables(tmp_path):
     n = 60
     frames = {(m, s): run(hits(n, 4 if m == "generic" else 2), m, s) for m in ("generic", "fixed") for s in (1, 2)}
     out = tmp_path / "tables"
-    metrics, lifts = aggregate("synthetic", write_runs(tmp_path, frames), out, KS, n_bootstrap=100)
+    metrics, lifts = aggregate("synthetic", write_runs(tmp_path, frames), TableFiles.in_folder(out), KS,
+                               n_bootstrap=100)
     assert sorted(p.name for p in out.iterdir()) == ["lift.csv", "lift.tex", "metrics.csv", "metrics.tex"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "lift.csv"), lifts, check_dtype=False)
     metrics_tex, lift_tex = (out / "metrics.tex").read_text(), (out / "lift.tex").read_text()
@@ -125,7 +126,7 @@ def test_aggregate_writes_tables(tmp_path):
 def test_aggregate_without_the_reference_says_to_add_it(tmp_path):
     paths = write_runs(tmp_path, {("fixed", 1): run([0, 1], "fixed", 1)})
     with pytest.raises(InputError, match="add `generic` to `methods`"):
-        aggregate("synthetic", paths, tmp_path / "tables", KS)
+        aggregate("synthetic", paths, TableFiles.in_folder(tmp_path / "tables"), KS)
     with pytest.raises(InputError, match="add `generic` to `methods`"):
         lift_table(run([0, 1], "fixed", 1), KS)
 
@@ -134,7 +135,7 @@ def test_aggregate_names_files_with_different_users(tmp_path):
     frames = {("generic", 1): run([0, 1, 2], "generic", 1), ("fixed", 1): run([0, 1], "fixed", 1)}
     paths = write_runs(tmp_path, frames)
     with pytest.raises(InputError) as error:
-        aggregate("synthetic", paths, tmp_path / "tables", KS)
+        aggregate("synthetic", paths, TableFiles.in_folder(tmp_path / "tables"), KS)
     assert str(paths[("generic", 1)]) in str(error.value)
     assert str(paths[("fixed", 1)]) in str(error.value)
     assert not (tmp_path / "tables").exists()

@@ -94,14 +94,17 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
-    from seqrec.stats import aggregate
+    from seqrec.stats import TableFiles, aggregate
 
-    runs = {}
-    for path in args.per_case:  # .../eval/{method}/seed{seed}/per_case.parquet
-        method, seed = Path(path).parent.parent.name, int(Path(path).parent.name.removeprefix("seed"))
-        runs[(method, seed)] = path
+    layout, runs = Layout(results=args.results), {}
+    for path in args.per_case:
+        run = layout.wildcards("per_case", path)
+        if run["dataset"] != args.dataset:
+            raise ValueError(f"{path}: per-case results of {run['dataset']}, not of --dataset {args.dataset}")
+        runs[(run["method"], int(run["seed"]))] = path
     settings = args.config["aggregate"]
-    aggregate(args.dataset, runs, args.out, ks=args.config["evaluate"]["ks"], reference="generic",
+    outputs = TableFiles(args.metrics, args.metrics_tex, args.lift, args.lift_tex)
+    aggregate(args.dataset, runs, outputs, ks=args.config["evaluate"]["ks"], reference="generic",
               n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"], seed=settings["seed"])
 
 
@@ -196,9 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     required_path(sub, "--per-case", f"the per-case results to write, {layout.pattern('per_case')}")
     required_path(sub, "--metrics", f"the metrics to write, {layout.pattern('metrics')}")
     threads(sub)
-    sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables",
-               out="the tables folder, results/tables/{dataset}")
-    sub.add_argument("--per-case", nargs="+", required=True, help=".../eval/{method}/seed{seed}/per_case.parquet files")
+    sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables", out=None)
+    sub.add_argument("--per-case", type=Path, nargs="+", required=True,
+                     help=f"the evaluate step's per-case results, {layout.pattern('per_case')} (the method and seed "
+                          "are read from each path)")
+    sub.add_argument("--results", type=Path, default=Path("results"), help="the results folder of the run")
+    required_path(sub, "--metrics", f"the metrics over seeds to write, {layout.pattern('metrics_table')}")
+    required_path(sub, "--metrics-tex", f"their LaTeX table, {layout.pattern('metrics_tex')}")
+    required_path(sub, "--lift", f"the lifts over generic to write, {layout.pattern('lift_table')}")
+    required_path(sub, "--lift-tex", f"their LaTeX table, {layout.pattern('lift_tex')}")
     sub = step("report", _report, "compute one table of the report from the run's outputs; csv + LaTeX beside it",
                dataset=False, out="the csv to write, results/tables/{table}.csv (the .tex goes beside it)")
     sub.add_argument("--table", required=True, help="the table's name, e.g. main_results (see seqrec.report.tables)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -20,6 +21,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from seqrec.io import InputError, read_parquet, write_csv, write_text
+from seqrec.layout import Layout
 from seqrec.metrics import group_members, metric_columns, sort_rows, summarise
 
 CASE_COLUMNS = ["user", "item", "rank", "domains", "power_domains"]
@@ -261,15 +263,29 @@ def _wilcoxon(differences: np.ndarray) -> np.ndarray:
     return p_values.reshape(differences.shape[1:])
 
 
-def write_tables(
-    seed_table: pd.DataFrame, lift_table: pd.DataFrame, out_dir: str | os.PathLike, dataset: str
-) -> None:
-    """Write metrics.csv, lift.csv (everything) and metrics.tex, lift.tex (headline k) to out_dir."""
-    out_dir = Path(out_dir)
-    write_csv(seed_table, out_dir / "metrics.csv")
-    write_csv(lift_table, out_dir / "lift.csv")
-    write_text(_metrics_latex(seed_table, dataset), out_dir / "metrics.tex")
-    write_text(_lift_latex(lift_table, dataset), out_dir / "lift.tex")
+@dataclass(frozen=True)
+class TableFiles:
+    """The files the aggregate step writes: every k as csv, the headline k as LaTeX."""
+
+    metrics: Path
+    metrics_tex: Path
+    lift: Path
+    lift_tex: Path
+
+    @classmethod
+    def in_folder(cls, folder: str | os.PathLike) -> TableFiles:
+        """The files in `folder`, named as in the results layout."""
+        layout = Layout()
+        names = {"metrics": "metrics_table", "metrics_tex": "metrics_tex", "lift": "lift_table", "lift_tex": "lift_tex"}
+        return cls(**{field: Path(folder) / layout.path(name).name for field, name in names.items()})
+
+
+def write_tables(seed_table: pd.DataFrame, lift_table: pd.DataFrame, outputs: TableFiles, dataset: str) -> None:
+    """Write the seed and lift tables (everything) as csv and their headline k as LaTeX."""
+    write_csv(seed_table, outputs.metrics)
+    write_csv(lift_table, outputs.lift)
+    write_text(_metrics_latex(seed_table, dataset), outputs.metrics_tex)
+    write_text(_lift_latex(lift_table, dataset), outputs.lift_tex)
 
 
 def read_tables(tables_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -390,18 +406,18 @@ def _format_p(p: float) -> str:
 def aggregate(
     dataset: str,
     per_case_paths: Mapping[tuple[str, int], str | os.PathLike],
-    out_dir: str | os.PathLike,
+    outputs: TableFiles,
     ks: Iterable[int],
     reference: str = "generic",
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The aggregate step: per-case results of every (method, seed) -> tables in out_dir."""
+    """The aggregate step: per-case results of every (method, seed) -> the tables `outputs`."""
     ks = list(ks)
     _require_reference((method for method, _ in per_case_paths), reference)
     runs = load_runs(per_case_paths, ks)
     metrics = seed_table(runs, ks)
     lifts = lift_table(runs, ks, reference, n_bootstrap, confidence, seed)
-    write_tables(metrics, lifts, out_dir, dataset)
+    write_tables(metrics, lifts, outputs, dataset)
     return metrics, lifts

@@ -8,10 +8,10 @@ rule aggregate_ablations:
     input:
         ablation_per_case,
     output:
-        metrics="results/{dataset}/ablations/tables/metrics.csv",
-        metrics_tex="results/{dataset}/ablations/tables/metrics.tex",
-        lift="results/{dataset}/ablations/tables/lift.csv",
-        lift_tex="results/{dataset}/ablations/tables/lift.tex",
+        metrics=LAYOUT.pattern("ablation_metrics_table"),
+        metrics_tex=LAYOUT.pattern("ablation_metrics_tex"),
+        lift=LAYOUT.pattern("ablation_lift_table"),
+        lift_tex=LAYOUT.pattern("ablation_lift_tex"),
     log:
         "results/logs/{dataset}/ablations/aggregate.log",
     conda:
@@ -20,4 +20,5 @@ rule aggregate_ablations:
         config=step_config("evaluate", "aggregate"),
     shell:
         "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} "
-        "--per-case {input:q} --out results/{wildcards.dataset}/ablations/tables > {log} 2>&1"
+        "--per-case {input:q} --metrics {output.metrics} --metrics-tex {output.metrics_tex} "
+        "--lift {output.lift} --lift-tex {output.lift_tex} > {log} 2>&1"

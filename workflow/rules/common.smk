@@ -155,12 +155,8 @@ def train_inputs(wildcards):
 
 
 def all_per_case(wildcards):
-    return expand(
-        "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet",
-        dataset=wildcards.dataset,
-        method=all_methods(),
-        seed=config["seeds"],
-    )
+    per_case = LAYOUT.expand("per_case", dataset=wildcards.dataset, method=all_methods(), seed=config["seeds"])
+    return [str(path) for path in per_case]
 
 
 DOMAINS = "results/{dataset}/sparsity/domains.parquet"

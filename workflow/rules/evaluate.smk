@@ -32,10 +32,10 @@ rule aggregate:
     input:
         all_per_case,
     output:
-        metrics="results/tables/{dataset}/metrics.csv",
-        metrics_tex="results/tables/{dataset}/metrics.tex",
-        lift="results/tables/{dataset}/lift.csv",
-        lift_tex="results/tables/{dataset}/lift.tex",
+        metrics=LAYOUT.pattern("metrics_table"),
+        metrics_tex=LAYOUT.pattern("metrics_tex"),
+        lift=LAYOUT.pattern("lift_table"),
+        lift_tex=LAYOUT.pattern("lift_tex"),
     log:
         "results/logs/{dataset}/aggregate.log",
     conda:
@@ -44,4 +44,5 @@ rule aggregate:
         config=step_config("evaluate", "aggregate"),
     shell:
         "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} "
-        "--per-case {input:q} --out results/tables/{wildcards.dataset} > {log} 2>&1"
+        "--per-case {input:q} --metrics {output.metrics} --metrics-tex {output.metrics_tex} "
+        "--lift {output.lift} --lift-tex {output.lift_tex} > {log} 2>&1"
