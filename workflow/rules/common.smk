@@ -112,7 +112,7 @@ def ablation_per_case(wildcards):
 
 
 def raw_path(dataset, member):
-    return f"resources/raw/{dataset}/{member}"
+    return str(LAYOUT.path("raw_member", dataset=dataset, member=member))
 
 
 def fetched_raw_files(dataset):
@@ -141,7 +141,7 @@ def raw_inputs(wildcards):
     """What prepare reads: the verification record of a real dataset; synthetic's generated files."""
     if wildcards.dataset == "synthetic":
         return [raw_path("synthetic", m) for m in raw_files("synthetic")]
-    return f"results/{wildcards.dataset}/data/raw_verified.json"
+    return str(LAYOUT.path("raw_verified", dataset=wildcards.dataset))
 
 
 def train_inputs(wildcards):
@@ -159,8 +159,8 @@ def all_per_case(wildcards):
     return [str(path) for path in per_case]
 
 
-DOMAINS = "results/{dataset}/sparsity/domains.parquet"
-TABLES = ["results/tables/{dataset}/metrics.csv", "results/tables/{dataset}/lift.csv", DOMAINS]
+DOMAINS = LAYOUT.pattern("domains")
+TABLES = [LAYOUT.pattern("metrics_table"), LAYOUT.pattern("lift_table"), DOMAINS]
 
 # What each notebook reads: tables of the report step (results/tables/{table}.csv) and run outputs,
 # patterns expanded over the configured datasets, methods and seeds.
@@ -178,17 +178,17 @@ NOTEBOOK_TABLES = {
     "index": ["notebooks", "claims"],  # the listing of every other rendered notebook: the index comes last
 }
 NOTEBOOK_INPUTS = {
-    "datasets": ["results/{dataset}/data/dataset.json", DOMAINS],
+    "datasets": [LAYOUT.pattern("dataset_summary"), DOMAINS],
     "sparsity": [],
     "results": TABLES,
     "main_results": [],
     "robustness": [],
     "power_users": [],
-    "convergence": ["results/{dataset}/runs/{method}/seed{seed}/history.csv"],
+    "convergence": [LAYOUT.pattern("history")],
     "overhead": [
-        "results/{dataset}/runs/{method}/seed{seed}/timing.json",
-        "results/benchmarks/{dataset}/train/{method}/seed{seed}.tsv",
-        "results/benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",
+        LAYOUT.pattern("timing"),
+        LAYOUT.pattern("train_benchmark"),
+        LAYOUT.pattern("evaluate_benchmark"),
     ],
     "ablations": [],
     "qualitative": [],

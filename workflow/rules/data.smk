@@ -7,7 +7,7 @@
 
 rule synthesize:
     output:
-        expand("resources/raw/synthetic/{name}", name=raw_files("synthetic")),
+        [raw_path("synthetic", name) for name in raw_files("synthetic")],
     log:
         "results/logs/synthetic/synthesize.log",
     conda:
@@ -44,7 +44,7 @@ rule verify_raw:
     input:
         raw_members,
     output:
-        "results/{dataset}/data/raw_verified.json",
+        LAYOUT.pattern("raw_verified"),
     log:
         "results/logs/{dataset}/verify_raw.log",
     conda:
@@ -58,9 +58,9 @@ rule prepare:
     input:
         raw_inputs,
     output:
-        interactions="results/{dataset}/data/interactions.parquet",
-        item_table="results/{dataset}/data/items.parquet",
-        summary="results/{dataset}/data/dataset.json",
+        interactions=LAYOUT.pattern("interactions"),
+        item_table=LAYOUT.pattern("items"),
+        summary=LAYOUT.pattern("dataset_summary"),
     log:
         "results/logs/{dataset}/prepare.log",
     conda:
