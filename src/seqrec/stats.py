@@ -288,11 +288,10 @@ def write_tables(seed_table: pd.DataFrame, lift_table: pd.DataFrame, outputs: Ta
     write_text(_lift_latex(lift_table, dataset), outputs.lift_tex)
 
 
-def read_tables(tables_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """metrics.csv and lift.csv of a dataset as written by `write_tables`."""
+def read_tables(metrics_path: str | os.PathLike, lift_path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seed and lift tables of a dataset (csv) as written by `write_tables`."""
     frames = []
-    for name in ("metrics.csv", "lift.csv"):
-        path = Path(tables_dir) / name
+    for path in map(Path, (metrics_path, lift_path)):
         if not path.exists():
             raise InputError(f"{path}: file not found. Run the workflow's aggregate step first.")
         # Only empty fields are missing: a domain may well be called "NA" or "None".

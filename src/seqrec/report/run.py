@@ -68,8 +68,8 @@ class Run:
         return sorted(dict.fromkeys(methods), key=lambda m: (order.index(m) if m in order else len(order), m))
 
     def aggregated(self, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """metrics.csv and lift.csv of the aggregate step."""
-        return read_tables(self.path("metrics_table", dataset=dataset).parent)
+        """The seed and lift tables of the aggregate step."""
+        return read_tables(self.path("metrics_table", dataset=dataset), self.path("lift_table", dataset=dataset))
 
     def domains(self, dataset: str) -> pd.DataFrame:
         return read_parquet(self.path("domains", dataset=dataset)).astype({"domain": str})
