@@ -30,6 +30,6 @@ include: "workflow/rules/notebooks.smk"
 rule all:
     default_target: True
     input:
-        expand("results/tables/{dataset}/lift.csv", dataset=config["datasets"]),
-        expand("results/{dataset}/ablations/tables/lift.csv", dataset=config["datasets"] if ABLATIONS else []),
-        expand("results/notebooks/{name}.html", name=NOTEBOOKS),
+        expand(LAYOUT.pattern("lift_table"), dataset=config["datasets"]),
+        expand(LAYOUT.pattern("ablation_lift_table"), dataset=config["datasets"] if ABLATIONS else []),
+        expand(LAYOUT.pattern("notebook_html"), name=NOTEBOOKS),

@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as err:
         if err.errno not in DISK_FULL:
             raise
-        _fail(disk_full(err.filename or args.out))  # a write that does not go through seqrec.io
+        # A write that does not go through seqrec.io; a disk-full error without a file names the step.
+        _fail(disk_full(err.filename or f"python -m seqrec {args.step}"))
 
 
 def _fail(err: Exception) -> None:
