@@ -14,7 +14,6 @@ afresh; the job log says which file, why, and what changed.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import pickle
 import random
 from pathlib import Path
@@ -34,7 +33,7 @@ def describe_run(*, dataset: str, method: str, seed: int, config: dict, inputs: 
     sections = {name: config[name] for name in CONFIG_SECTIONS}
     sections["train"] = {k: v for k, v in sections["train"].items() if k not in NOT_DETERMINING}
     return {"seqrec": __version__, "dataset": dataset, "method": method, "seed": seed, **sections,
-            "inputs": {Path(path).name: _sha256(path) for path in inputs}}
+            "inputs": {Path(path).name: io.sha256(path) for path in inputs}}
 
 
 def rng_state() -> dict:
@@ -107,10 +106,3 @@ def _short(value) -> str:
     text = str(value)
     return text if len(text) <= 24 else text[:12] + "..."
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

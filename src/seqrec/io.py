@@ -7,6 +7,7 @@ failure (or a killed job) never leaves a half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import errno
 import json
 import os
@@ -56,6 +57,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if err.errno in DISK_FULL:
             raise disk_full(path) from err
         raise
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file, read in blocks (raw files can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:

@@ -13,7 +13,6 @@ Writes into `out_dir`:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ import pandas as pd
 
 from seqrec import datasets, splits
 from seqrec.datasets.base import OTHER_DOMAIN
-from seqrec.io import write_json, write_parquet
+from seqrec.io import sha256, write_json, write_parquet
 
 def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike,
             k_core: int = 5, options: dict | None = None) -> dict:
@@ -72,7 +71,7 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
             "interactions_removed": len(raw) - len(interactions),
         },
         "held_out_tied": splits.held_out_ties(interactions),
-        "sources": {name: _sha256(raw_dir / name) for name in _files_read(dataset, raw_dir)},
+        "sources": {name: sha256(raw_dir / name) for name in _files_read(dataset, raw_dir)},
         "lines_read": tables.lines,
         "malformed_lines": tables.malformed,
     }
@@ -106,10 +105,3 @@ def _files_read(dataset: str, raw_dir: Path) -> list[str]:
     spec = datasets.get(dataset)
     return spec.raw_files + [name for name in spec.optional_files if (raw_dir / name).is_file()]
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
