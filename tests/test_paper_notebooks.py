@@ -8,7 +8,6 @@ domain statistics and no power user, so that every "not measured" and "no such u
 import json
 import shutil
 
-import pandas as pd
 import pytest
 
 from seqrec import claims

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from seqrec.report.format import frame_latex, metric_label, tex
+from seqrec.report.format import frame_latex, metric_label
 from seqrec.report.run import Run
 from seqrec.report.tables import Table, artifacts
 
