@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seqrec.report.format import lift_cell, mean_cell
 from seqrec.stats import holm
 
 METRICS = ("recall", "ndcg")
@@ -53,3 +54,21 @@ def shown_and_lifted(table: pd.DataFrame) -> tuple[list, list, str]:
     with_lift = set(table.loc[table["reference"].notna(), "method"])
     references = table["reference"].dropna()
     return shown, [m for m in shown if m in with_lift], references.iloc[0] if len(references) else "generic"
+
+
+def method_cells(cases: pd.DataFrame, shown: list, lifted: list, latex: bool, missing: str = "--"):
+    """One table row's cells and bold flags: per metric, the mean +- std of each shown method (bold
+    where best), then the lift cell of each lifted method; `missing` where a method has no value."""
+    cells, bold = [], []
+    for metric in METRICS:
+        by_method = cases.loc[cases["metric"] == metric].set_index("method")
+        for m in shown:
+            r = by_method.loc[m] if m in by_method.index else None
+            cells.append(missing if r is None else mean_cell(r["mean"], r["std"], bool(r["best"]), latex))
+            bold.append(r is not None and bool(r["best"]))
+        for m in lifted:
+            r = by_method.loc[m] if m in by_method.index else None
+            cells.append(lift_cell(*(r[["lift", "ci_low", "ci_high", "significant"]] if r is not None
+                                   else (np.nan,) * 4), latex=latex))
+            bold.append(False)
+    return cells, bold

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from seqrec.report import figures
-from seqrec.report.format import lift_cell, mean_cell, metric_label, pct, share_label, tex, latex_table
-from seqrec.report.groups import (GROUP_LABELS, LIFT_COLUMNS, METRICS, mark_best, shown_and_lifted, sort_groups,
-                                  tested, with_groups)
+from seqrec.report.format import metric_label, pct, share_label, tex, latex_table
+from seqrec.report.groups import (GROUP_LABELS, LIFT_COLUMNS, METRICS, mark_best, method_cells, shown_and_lifted,
+                                  sort_groups, tested, with_groups)
 from seqrec.report.run import Run
 from seqrec.report.tables import Table, artifacts
 
@@ -53,18 +53,7 @@ def layout(table: pd.DataFrame, k: int, latex: bool):
     for group, in_group in table.groupby("group", sort=False):
         rows = []
         for domain, cases in in_group.groupby("domain", sort=False):
-            cells, bold = [], []
-            for metric in METRICS:
-                by_method = cases.loc[cases["metric"] == metric].set_index("method")
-                for m in shown:
-                    r = by_method.loc[m] if m in by_method.index else None
-                    cells.append("--" if r is None else mean_cell(r["mean"], r["std"], bool(r["best"]), latex))
-                    bold.append(r is not None and bool(r["best"]))
-                for m in lifted:
-                    r = by_method.loc[m] if m in by_method.index else None
-                    cells.append(lift_cell(*(r[["lift", "ci_low", "ci_high", "significant"]] if r is not None
-                                           else (np.nan,) * 4), latex=latex))
-                    bold.append(False)
+            cells, bold = method_cells(cases, shown, lifted, latex)
             name = "All test cases" if group == "overall" else domain
             rows.append((name, cases["share"].iloc[0], int(cases["n_cases"].max()), cells, bold))
         blocks.append((group, rows))

@@ -10,8 +10,8 @@ from matplotlib.lines import Line2D
 
 from seqrec.io import read_parquet
 from seqrec.report import figures
-from seqrec.report.format import count, latex_table, lift_cell, mean_cell, metric_label, share_label, tex
-from seqrec.report.groups import LIFT_COLUMNS, METRICS, mark_best, shown_and_lifted, tested
+from seqrec.report.format import count, latex_table, metric_label, share_label, tex
+from seqrec.report.groups import LIFT_COLUMNS, METRICS, mark_best, method_cells, shown_and_lifted, tested
 from seqrec.report.run import Run
 from seqrec.report.tables import Table, artifacts
 
@@ -66,18 +66,7 @@ def layout(table: pd.DataFrame, shown: list, lifted: list, reference: str, k: in
     groups = [(metric_label(m, k), [*shown, *(f"{x} vs {reference}" for x in lifted)]) for m in METRICS]
     rows = []
     for domain, cases in table.groupby("domain", sort=False):
-        cells, bold = [], []
-        for metric in METRICS:
-            by_method = cases.loc[cases["metric"] == metric].set_index("method")
-            for m in shown:
-                r = by_method.loc[m] if m in by_method.index else None
-                cells.append(("--" if latex else "–") if r is None else mean_cell(r["mean"], r["std"], bool(r["best"]), latex))
-                bold.append(r is not None and bool(r["best"]))
-            for m in lifted:
-                r = by_method.loc[m] if m in by_method.index else None
-                cells.append(lift_cell(*(r[["lift", "ci_low", "ci_high", "significant"]] if r is not None
-                                       else (np.nan,) * 4), latex=latex))
-                bold.append(False)
+        cells, bold = method_cells(cases, shown, lifted, latex, missing="--" if latex else "–")
         first = cases.iloc[0]
         rows.append((domain, first["share"], first["power_users"], int(first["n_cases"]), int(first["domain_cases"]),
                      cells, bold))
