@@ -66,6 +66,28 @@ def test_dynamic_ema_update():
     assert restored.item_weights.tolist() == pytest.approx(weighting.item_weights.tolist())
 
 
+def test_densest_normalisation_makes_the_densest_domain_weigh_one():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    # A is the densest (share 0.8): scores 1.25 and 2.5 are divided by 1.25.
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(normalise="densest"), "toy")
+    assert weighting.domain_weights().tolist() == pytest.approx([1.0, 2.0])
+    assert weighting.item_weights.tolist() == pytest.approx([1.0, 1.0, 2.0, 2.0])
+    # alpha 0.5: (0.8 / 0.4)^0.5; the bounds still apply after the normalisation.
+    root = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(normalise="densest", alpha=0.5), "toy")
+    assert root.domain_weights().tolist() == pytest.approx([1.0, math.sqrt(2)])
+    bounded = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(normalise="densest", w_max=1.5), "toy")
+    assert bounded.domain_weights().tolist() == pytest.approx([1.0, 1.5])
+
+
+def test_densest_normalisation_follows_the_ema_of_the_densest_training_domain():
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(normalise="densest", ema_decay=0.5), "toy")
+    weighting.observe(torch.tensor([2, 2, 0]))
+    # EMA A 0.4, B 0.7 (as above): scores 2.5 and 1/0.7, divided by A's current score 2.5.
+    assert weighting.domain_weights().tolist() == pytest.approx([1.0, 1 / (0.7 * 2.5)])
+    assert weighting.item_weights.tolist() == pytest.approx([1.0, 1.0, 1 / (0.7 * 2.5), 1.0])
+
+
 def test_fixed_and_generic_weights():
     table = domain_table(INTERACTIONS, ITEMS, 0.5)
     fixed = build_weighting("fixed", table, ITEMS, COUNTS, sparsity(), "toy")
@@ -151,3 +173,13 @@ def test_alternative_scores(score, scores):
     s_a, s_b = scores
     normaliser = (6 * s_a + 2 * max(s_a, s_b) + 2 * max(s_a, s_b)) / 10
     assert weighting.domain_weights().tolist() == pytest.approx([s_a / normaliser, s_b / normaliser], rel=1e-5)
+
+
+def test_a_changed_normalisation_is_another_run():
+    # The checkpoint's description covers the sparsity section: a resumed training never mixes them.
+    from seqrec.checkpoint import describe_run
+
+    mean, densest = (validate_config({"sparsity": {"dynamic": {"normalise": n}}}) for n in ("mean", "densest"))
+    runs = [describe_run(dataset="toy", method="dynamic", seed=1, config=c, inputs=[]) for c in (mean, densest)]
+    assert runs[0]["sparsity"]["dynamic"]["normalise"] == "mean"
+    assert runs[0] != runs[1]

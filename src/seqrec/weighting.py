@@ -5,7 +5,8 @@ padding) that the training step gathers at the target items, and `observe` sees 
 targets. `generic` weighs every positive 1; `fixed` (PinnerFormerLite) weighs the positives of the
 target domains by one constant; `dynamic` (the paper) derives a weight per domain from its sparsity
 score, keeps it current with an exponential moving average of the domain frequencies seen in the
-batches, normalises it to mean 1 over training positives and bounds it to [w_min, w_max].
+batches, normalises it (to mean 1 over training positives, or so that the densest domain weighs 1)
+and bounds it to [w_min, w_max].
 An item in several domains combines its domains' weights (max by default).
 
 Everything runs on the training device without host synchronisation, so dynamic weighting adds a
@@ -182,19 +183,23 @@ class DynamicWeighting(Weighting):
     score_d(t) = s_d * (f_d(t) / f_d)^-alpha, with s_d the configured static score (for
     inverse_frequency s_d = f_d^-alpha, so score_d(t) = f_d(t)^-alpha), f_d the training share and
     f_d(t) = beta * f_d(t-1) + (1 - beta) * (share of domain d among the batch's positives).
-    w_d(t) = clip(score_d(t) / c(t), w_min, w_max), where c(t) is the mean of the combined score over
-    the training positives (sum_i p_i * combine_{d in D(i)} score_d(t), p_i the item's share of
-    training positives), so that before clipping the mean weight of a training positive is 1.
+    w_d(t) = clip(score_d(t) / c(t), w_min, w_max). normalise "mean": c(t) is the mean of the
+    combined score over the training positives (sum_i p_i * combine_{d in D(i)} score_d(t), p_i the
+    item's share of training positives), so that before clipping the mean weight of a training
+    positive is 1. normalise "densest": c(t) = score_D(t) of the densest domain D (largest training
+    share), which weighs 1 and every sparser domain more.
     """
 
     def __init__(self, domains: ItemDomains, table: pd.DataFrame, item_frequency: torch.Tensor, *,
                  score: str, alpha: float, w_min: float, w_max: float, ema_decay: float, combine: str,
-                 effective_number_beta: float = 0.9999):
+                 normalise: str, effective_number_beta: float = 0.9999):
         device = domains.matrix.device
         base = torch.tensor(rarity(table, score, effective_number_beta), dtype=torch.float32, device=device)
         share = torch.tensor(table["share"].to_numpy(np.float64), dtype=torch.float32, device=device)
         self.domains, self.combine, self.alpha = domains, combine, alpha
         self.w_min, self.w_max, self.ema_decay = w_min, w_max, ema_decay
+        self.normalise = normalise
+        self.densest = int(np.argmax(table["share"].to_numpy()))
         self.item_frequency = item_frequency
         self.has_data = share > 0
         self.static_score = torch.where(base > 0, base.clamp_min(1e-12) ** -alpha, torch.full_like(base, math.inf))
@@ -209,9 +214,16 @@ class DynamicWeighting(Weighting):
         ratio = torch.where(self.has_data, self.ema.clamp_min(1e-12) / self.share.clamp_min(1e-12),
                             torch.ones_like(self.ema))
         score = self.static_score * ratio ** -self.alpha
-        finite = torch.where(torch.isinf(score), torch.zeros_like(score), score)
-        normaliser = (self.item_frequency * self.domains.combine(finite, self.combine)).sum()
-        return (score / normaliser).clamp(self.w_min, self.w_max)
+        return (score / self._normaliser(score)).clamp(self.w_min, self.w_max)
+
+    def _normaliser(self, score: torch.Tensor) -> torch.Tensor:
+        """c(t): the mean combined score over training positives, or the densest domain's score."""
+        if self.normalise == "mean":
+            finite = torch.where(torch.isinf(score), torch.zeros_like(score), score)
+            return (self.item_frequency * self.domains.combine(finite, self.combine)).sum()
+        if self.normalise == "densest":
+            return score[self.densest]
+        raise ValueError(f"unknown normalisation {self.normalise!r} of the dynamic weighting")
 
     def _item_weights(self) -> torch.Tensor:
         return self.domains.combine(self.domain_weights(), self.combine)
@@ -272,7 +284,7 @@ def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_tr
     return DynamicWeighting(domains, table, counts / counts.sum(), score=dynamic["score"],
                             alpha=dynamic["alpha"], w_min=dynamic["w_min"], w_max=dynamic["w_max"],
                             ema_decay=dynamic["ema_decay"], combine=sparsity_config["combine"],
-                            effective_number_beta=dynamic["effective_number_beta"])
+                            normalise=dynamic["normalise"], effective_number_beta=dynamic["effective_number_beta"])
 
 
 
