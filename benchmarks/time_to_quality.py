@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from seqrec.config import load_config, merge, validate_config
-from seqrec.evaluate import evaluate
+from seqrec.evaluate import EvalFiles, evaluate
 from seqrec.prepare import prepare
 from seqrec.train import RunFiles, train
 from seqrec.weighting import SparsityFiles, sparsity_step
@@ -73,7 +73,7 @@ def main() -> None:
               args.dataset, "generic", args.seed, config, args.threads)
         history = pd.read_csv(run.history)
         evaluate(data / "interactions.parquet", data / "items.parquet", tmp / "sparsity" / "power_users.parquet",
-                 run.model, tmp / "per_case.parquet", tmp / "metrics.parquet", config, args.threads)
+                 run.model, EvalFiles.in_folder(tmp), config, args.threads)
         test = pd.read_parquet(tmp / "metrics.parquet")
     history["train_s"] = history["train_seconds"].cumsum()
     history["wall_s"] = history["epoch_seconds"].cumsum()

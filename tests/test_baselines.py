@@ -11,7 +11,7 @@ import pytest
 
 from seqrec.config import load_config
 from seqrec.datasets import synthetic
-from seqrec.evaluate import evaluate
+from seqrec.evaluate import EvalFiles, evaluate
 from seqrec.models import load_model
 from seqrec.prepare import prepare
 from seqrec.text import write_item_embeddings
@@ -33,7 +33,7 @@ def train_and_evaluate(data, sparsity, run, evaluation, method, seed, config, th
     train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet", RunFiles.in_folder(run),
           "synthetic", method, seed, config, threads=threads, text_embeddings=text)
     evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
-             run / "model.pt", evaluation / "per_case.parquet", evaluation / "metrics.parquet", config, threads=threads)
+             run / "model.pt", EvalFiles.in_folder(evaluation), config, threads=threads)
 
 
 def run(tiny_dataset, tiny_text, out, method, seed=1):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from seqrec.layout import RESULTS, Layout, wildcards_of
+from seqrec.layout import RESULTS, Layout, split_artifact, wildcards_of
 
 
 def test_paths_fill_the_given_wildcards_and_keep_the_others_for_rules():
@@ -54,3 +54,19 @@ def test_wildcards_of_a_path_outside_the_layout_name_it_and_the_pattern(path):
         Layout().wildcards("per_case", path)
     assert str(error.value) == f"{path}: not a path of the results layout's 'per_case', " \
                                "results/{dataset}/eval/{method}/seed{seed}/per_case.parquet"
+
+
+def test_the_validation_split_has_a_twin_of_every_evaluation_and_table_artifact():
+    layout = Layout()
+    tests = ["per_case", "metrics", "metrics_table", "metrics_tex", "lift_table", "lift_tex",
+             "ablation_metrics_table", "ablation_metrics_tex", "ablation_lift_table", "ablation_lift_tex"]
+    for name in tests:
+        assert split_artifact(name, "test") == name
+        twin = layout.path(split_artifact(name, "valid"), dataset="synthetic")
+        original = layout.path(name, dataset="synthetic")
+        assert twin.parent == original.parent and twin.name == f"valid_{original.name}"
+    assert split_artifact("per_case", "valid") == "valid_per_case"  # the name other steps read it by
+    with pytest.raises(KeyError, match="'model' has no valid twin"):
+        split_artifact("model", "valid")
+    with pytest.raises(ValueError, match="no split 'train'"):
+        split_artifact("per_case", "train")

@@ -15,7 +15,7 @@ from seqrec.config import validate_config
 from seqrec.layout import Layout
 from seqrec.report import Run
 from seqrec.report.tables import write
-from seqrec.evaluate import evaluate
+from seqrec.evaluate import EvalFiles, evaluate
 from seqrec.io import read_parquet, write_parquet
 from seqrec.metrics import case_metrics
 from seqrec.stats import TableFiles, aggregate
@@ -41,7 +41,7 @@ def paper_results(tiny_dataset, tmp_path_factory):
             train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet",
                   RunFiles.in_folder(run), "synthetic", method, seed, config, threads=1)
             evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
-                     run / "model.pt", out / "per_case.parquet", out / "metrics.parquet", config, threads=1)
+                     run / "model.pt", EvalFiles.in_folder(out), config, threads=1)
             paths[(method, seed)] = out / "per_case.parquet"
     for seed in (1, 2):  # a stand-in for SIGMA: the generic model's cases, ranked ten times better
         cases = read_parquet(paths[("generic", seed)])

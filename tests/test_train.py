@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqrec import train as train_module
-from seqrec.evaluate import evaluate
+from seqrec.evaluate import EvalFiles, evaluate
 from seqrec.models import load_model
 from seqrec.device import SectionTimer
 from seqrec.train import RunFiles, Trainer, train
@@ -28,8 +28,7 @@ def test_same_seed_gives_identical_training_and_metrics(tiny_dataset, tmp_path):
     config, data, sparsity = tiny_dataset
     for name in ("a", "b"):
         evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
-                 tmp_path / name / "model.pt", tmp_path / f"eval-{name}" / "per_case.parquet",
-                 tmp_path / f"eval-{name}" / "metrics.parquet", config, threads=1)
+                 tmp_path / name / "model.pt", EvalFiles.in_folder(tmp_path / f"eval-{name}"), config, threads=1)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "eval-a" / "metrics.parquet"),
                                   pd.read_parquet(tmp_path / "eval-b" / "metrics.parquet"))
 

@@ -8,7 +8,9 @@ Every Snakemake rule is one call of these, so each step also runs by hand, e.g.
         --power-users results/synthetic/sparsity/power_users.parquet \
         --model results/synthetic/runs/dynamic/seed1/model.pt \
         --per-case results/synthetic/eval/dynamic/seed1/per_case.parquet \
-        --metrics results/synthetic/eval/dynamic/seed1/metrics.parquet
+        --metrics results/synthetic/eval/dynamic/seed1/metrics.parquet \
+        --valid-per-case results/synthetic/eval/dynamic/seed1/valid_per_case.parquet \
+        --valid-metrics results/synthetic/eval/dynamic/seed1/valid_metrics.parquet
 
 (`snakemake -n -p` prints each job's call.)
 
@@ -87,10 +89,10 @@ def _text(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from seqrec.evaluate import evaluate
+    from seqrec.evaluate import EvalFiles, evaluate
 
-    evaluate(args.interactions, args.items, args.power_users, args.model, args.per_case, args.metrics, args.config,
-             args.threads)
+    outputs = EvalFiles(args.per_case, args.metrics, args.valid_per_case, args.valid_metrics)
+    evaluate(args.interactions, args.items, args.power_users, args.model, outputs, args.config, args.threads)
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -191,13 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     required_path(sub, "--checkpoint", "the checkpoint kept while training runs (a rerun resumes from it), "
                                        f"{layout.pattern('checkpoint')}")
     threads(sub)
-    sub = step("evaluate", _evaluate, "full-ranking test evaluation of one trained run", out=None)
+    sub = step("evaluate", _evaluate, "full-ranking test and validation evaluation of one trained run", out=None)
     required_path(sub, "--interactions", f"the prepared interactions, {layout.pattern('interactions')}")
     required_path(sub, "--items", f"the prepared items, {layout.pattern('items')}")
     required_path(sub, "--power-users", f"the power users, {layout.pattern('power_users')}")
     required_path(sub, "--model", f"the train step's model, {layout.pattern('model')}")
     required_path(sub, "--per-case", f"the per-case results to write, {layout.pattern('per_case')}")
     required_path(sub, "--metrics", f"the metrics to write, {layout.pattern('metrics')}")
+    required_path(sub, "--valid-per-case", f"the validation split's per-case results, {layout.pattern('valid_per_case')}")
+    required_path(sub, "--valid-metrics", f"the validation split's metrics, {layout.pattern('valid_metrics')}")
     threads(sub)
     sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables", out=None)
     sub.add_argument("--per-case", type=Path, nargs="+", required=True,

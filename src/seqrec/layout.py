@@ -36,19 +36,29 @@ RESULTS = {
     "timing": f"{RUN}/timing.json",
     "weights": f"{RUN}/weights.csv",
     "checkpoint": f"{RUN}/checkpoint.pt",
-    # its evaluation
+    # its evaluation on the test split, and on the validation split (`split_artifact`)
     "metrics": f"{EVAL}/metrics.parquet",
     "per_case": f"{EVAL}/per_case.parquet",
-    # aggregated over seeds, lifts over generic
+    "valid_metrics": f"{EVAL}/valid_metrics.parquet",
+    "valid_per_case": f"{EVAL}/valid_per_case.parquet",
+    # aggregated over seeds, lifts over generic; the same tables of the validation split
     "metrics_table": "tables/{dataset}/metrics.csv",
     "metrics_tex": "tables/{dataset}/metrics.tex",
     "lift_table": "tables/{dataset}/lift.csv",
     "lift_tex": "tables/{dataset}/lift.tex",
+    "valid_metrics_table": "tables/{dataset}/valid_metrics.csv",
+    "valid_metrics_tex": "tables/{dataset}/valid_metrics.tex",
+    "valid_lift_table": "tables/{dataset}/valid_lift.csv",
+    "valid_lift_tex": "tables/{dataset}/valid_lift.tex",
     # ablations: each variant's runs and evaluations are those above, aggregated against generic
     "ablation_metrics_table": "{dataset}/ablations/tables/metrics.csv",
     "ablation_metrics_tex": "{dataset}/ablations/tables/metrics.tex",
     "ablation_lift_table": "{dataset}/ablations/tables/lift.csv",
     "ablation_lift_tex": "{dataset}/ablations/tables/lift.tex",
+    "valid_ablation_metrics_table": "{dataset}/ablations/tables/valid_metrics.csv",
+    "valid_ablation_metrics_tex": "{dataset}/ablations/tables/valid_metrics.tex",
+    "valid_ablation_lift_table": "{dataset}/ablations/tables/valid_lift.csv",
+    "valid_ablation_lift_tex": "{dataset}/ablations/tables/valid_lift.tex",
     # notebooks and what they write
     "notebook": "notebooks/{name}.ipynb",
     "notebook_html": "notebooks/{name}.html",
@@ -61,6 +71,21 @@ RESULTS = {
     "train_benchmark": "benchmarks/{dataset}/train/{method}/seed{seed}.tsv",
     "evaluate_benchmark": "benchmarks/{dataset}/evaluate/{method}/seed{seed}.tsv",
 }
+
+# The evaluated splits: the test split's artifacts have the plain names, the validation split's
+# (the second-to-last item of each user, scored by the same evaluate job) the same names prefixed.
+SPLITS = ("test", "valid")
+
+
+def split_artifact(name: str, split: str) -> str:
+    """The name of artifact `name` (a test-split name, e.g. "lift_table") for `split`."""
+    if split not in SPLITS:
+        raise ValueError(f"no split {split!r}; the evaluated splits are {', '.join(SPLITS)}")
+    twin = name if split == "test" else f"{split}_{name}"
+    if twin not in RESULTS:
+        raise KeyError(f"artifact {name!r} has no {split} twin in the results layout")
+    return twin
+
 
 # Raw files: a dataset's archive and its members as inside it (DESIGN.md, "Names").
 RESOURCES = {

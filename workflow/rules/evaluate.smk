@@ -1,5 +1,5 @@
-# Per-run evaluation on the test split (of a method or an ablation variant), then statistics over
-# seeds and lifts over generic.
+# Per-run evaluation (of a method or an ablation variant) on the test and the validation split in
+# one job, then statistics over seeds and lifts over generic.
 
 
 rule evaluate:
@@ -11,6 +11,8 @@ rule evaluate:
     output:
         metrics=LAYOUT.pattern("metrics"),
         per_case=LAYOUT.pattern("per_case"),
+        valid_metrics=LAYOUT.pattern("valid_metrics"),
+        valid_per_case=LAYOUT.pattern("valid_per_case"),
     log:
         "results/logs/{dataset}/evaluate/{method}/seed{seed}.log",
     benchmark:
@@ -25,7 +27,8 @@ rule evaluate:
     shell:
         "python -m seqrec evaluate --config {params.config:q} --dataset {wildcards.dataset} --threads {threads} "
         "--interactions {input.interactions} --items {input.item_table} --power-users {input.power_users} "
-        "--model {input.model} --per-case {output.per_case} --metrics {output.metrics} > {log} 2>&1"
+        "--model {input.model} --per-case {output.per_case} --metrics {output.metrics} "
+        "--valid-per-case {output.valid_per_case} --valid-metrics {output.valid_metrics} > {log} 2>&1"
 
 
 rule aggregate:
