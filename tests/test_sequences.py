@@ -121,3 +121,25 @@ def test_evaluation_on_cut_batches_ranks_as_on_padded_ones(architecture):
     handle.remove()
     assert torch.equal(ranks, reference_ranks(net, cases))
     assert len(widths) == 6 and min(widths) < MAX_LEN == max(widths)
+
+
+def test_cases_taken_by_rows_rank_as_in_the_whole_evaluation():
+    rng = np.random.default_rng(1)
+    n_users = 30
+    lengths = rng.integers(3, 25, n_users)
+    interactions = pd.DataFrame({
+        "user": np.repeat(np.arange(n_users), lengths),
+        "item": rng.integers(1, N_ITEMS + 1, lengths.sum()),
+        "timestamp": np.concatenate([np.arange(n) for n in lengths]),
+    })
+    position = interactions.groupby("user").cumcount(ascending=False)
+    interactions["split"] = np.where(position == 0, "test", np.where(position == 1, "valid", "train"))
+    cases = evaluation_cases(interactions, "test", MAX_LEN)
+    net = model("sasrec")
+    rows = np.array([17, 3, 29, 4, 11])
+    part = cases.take(rows)
+    assert part.users.tolist() == cases.users[rows].tolist()
+    for i, row in enumerate(rows):  # each taken case keeps its whole history (masked in the ranking)
+        whole = cases.history_items[cases.history_ptr[row]:cases.history_ptr[row + 1]]
+        assert torch.equal(part.history_items[part.history_ptr[i]:part.history_ptr[i + 1]], whole)
+    assert torch.equal(rank_cases(net, part, batch_size=2), rank_cases(net, cases, batch_size=4)[rows])
