@@ -230,6 +230,12 @@ def _bootstrap_ci(
     group: np.ndarray, n_bootstrap: int, quantiles: tuple[float, float], rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile CI of the lifts of group[:, 1:, :] over group[:, 0, :] when resampling users."""
+    return percentile_interval(bootstrap_lifts(group, n_bootstrap, rng), quantiles)
+
+
+def bootstrap_lifts(group: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """The lifts of group[:, 1:, ...] over group[:, 0, ...] in each of `n_bootstrap` resamples of the
+    users (rows), the same resample for every method: shape (n_bootstrap, *group.shape[1:]) less one method."""
     n = group.shape[0]
     flat = group.reshape(n, -1)
     sums = np.empty((n_bootstrap, flat.shape[1]))
@@ -243,7 +249,11 @@ def _bootstrap_ci(
         sums[start : start + size] = counts @ flat
     sums = sums.reshape(n_bootstrap, *group.shape[1:])
     # A resample where only the reference is 0 has an infinite lift, which keeps the CI unbounded.
-    lifts = _lift(sums[:, 1:], sums[:, :1])
+    return _lift(sums[:, 1:], sums[:, :1])
+
+
+def percentile_interval(lifts: np.ndarray, quantiles: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval over the resamples (axis 0) of `bootstrap_lifts`."""
     with warnings.catch_warnings():
         # A group whose reference is 0 in every resample has no defined lift at all.
         warnings.simplefilter("ignore", RuntimeWarning)

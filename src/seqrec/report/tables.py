@@ -36,6 +36,7 @@ TABLES = {
     "qualitative_history": "qualitative",
     "qualitative_top": "qualitative",
     "ablations": "ablations",
+    "weighting_selection": "selection",
 }
 
 
