@@ -119,7 +119,8 @@ def assert_same_keys(actual: dict, expected: dict, where: str = "") -> None:
             assert actual[key] == value, f"{where}{key}: {actual[key]!r} != {value!r}"
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "tests/configs/tiny.yaml"])
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/selection.yaml",
+                                        "tests/configs/tiny.yaml"])
 def test_each_config_file_stands_alone_on_the_schema_defaults(configfile):
     expected = validate_config(yaml.safe_load((ROOT / configfile).read_text()))
     assert_same_keys(effective_config([configfile]), expected)

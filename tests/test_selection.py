@@ -153,3 +153,16 @@ def test_report_step_writes_the_selection_as_csv_and_tex(measured):
     assert written.loc[written["chosen"] & (written["dataset"] == ALL), "candidate"].tolist() == ["upweight"]
     tex = out.with_suffix(".tex").read_text()
     assert "tab:weighting-selection" in tex and "upweight" in tex and "chosen" in tex
+
+
+def test_the_measurement_config_makes_every_dynamic_variant_a_candidate_with_two_seeds():
+    from seqrec.config import load_config, load_schema
+    from seqrec.report.selection import candidates
+
+    run = Run(load_config(ROOT / "config" / "selection.yaml"))
+    defaults = load_schema()["properties"]["ablations"]["properties"]["variants"]["default"]
+    dynamic = [name for name, variant in defaults.items() if variant["method"] == "dynamic"]
+    assert [c.name for c in candidates(run)] == ["dynamic", *dynamic]
+    assert {c.seeds for c in candidates(run)} == {(1, 2)}
+    assert "densest_weighs_one" in dynamic
+    assert run.config["ablations"]["variants"] == defaults  # the fixed-weight sweep is measured beside them
