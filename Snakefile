@@ -31,5 +31,7 @@ rule all:
     default_target: True
     input:
         expand(LAYOUT.pattern("lift_table"), dataset=config["datasets"]),
+        expand(LAYOUT.pattern("valid_lift_table"), dataset=config["datasets"]),
         expand(LAYOUT.pattern("ablation_lift_table"), dataset=config["datasets"] if ABLATIONS else []),
+        expand(LAYOUT.pattern("valid_ablation_lift_table"), dataset=config["datasets"] if ABLATIONS else []),
         expand(LAYOUT.pattern("notebook_html"), name=NOTEBOOKS),

@@ -123,6 +123,25 @@ def test_aggregate_writes_tables(tmp_path):
     assert "$+100.0$" in lift_tex
 
 
+def test_the_validation_split_gets_the_same_tables_under_its_own_names(tmp_path):
+    n = 60
+    frames = {(m, s): run(hits(n, 4 if m == "generic" else 2), m, s) for m in ("generic", "fixed") for s in (1, 2)}
+    paths = write_runs(tmp_path, frames)
+    test_tables = aggregate("synthetic", paths, TableFiles.in_folder(tmp_path / "tables"), KS, n_bootstrap=100)
+    out = tmp_path / "tables"
+    valid_tables = aggregate("synthetic", paths, TableFiles.in_folder(out, "valid"), KS, n_bootstrap=100,
+                             split="valid")
+    assert sorted(p.name for p in out.glob("valid_*")) == [
+        "valid_lift.csv", "valid_lift.tex", "valid_metrics.csv", "valid_metrics.tex"]
+    for test_table, valid_table in zip(test_tables, valid_tables):
+        pd.testing.assert_frame_equal(test_table, valid_table)  # one builder: the split names only the files
+    valid_tex, test_tex = (out / "valid_lift.tex").read_text(), (out / "lift.tex").read_text()
+    assert "synthetic, validation split: relative change" in valid_tex
+    assert "\\label{tab:synthetic-valid-lift}" in valid_tex
+    assert "synthetic, test split: relative change" in test_tex and "\\label{tab:synthetic-lift}" in test_tex
+    assert "validation split: Recall@10" in (out / "valid_metrics.tex").read_text()
+
+
 def test_aggregate_without_the_reference_says_to_add_it(tmp_path):
     paths = write_runs(tmp_path, {("fixed", 1): run([0, 1], "fixed", 1)})
     with pytest.raises(InputError, match="add `generic` to `methods`"):

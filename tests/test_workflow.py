@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from seqrec.config import load_schema
 
@@ -73,13 +75,43 @@ def test_workflow_renders_the_datasets_notebook(finished_run):
 def test_forcerun_evaluate_reruns_only_evaluation_and_what_follows(finished_run):
     result = snakemake(finished_run, "--cores", "2", "-n", "--forcerun", "evaluate")
     # evaluate (methods and ablation variants) -> aggregate (main and ablations, whose reference is the
-    # generic run) -> report tables -> notebooks; nothing upstream (data, sparsity, training) and not
-    # the datasets notebook.
+    # generic run; test and validation split) -> report tables -> notebooks; nothing upstream (data,
+    # sparsity, training) and not the datasets notebook.
     jobs = planned_jobs(result.stdout)
     assert jobs.pop("evaluate") == 8 * 2 + 2  # 8 methods x 2 seeds, 2 variants x 1 ablation seed
-    assert jobs.pop("aggregate") == 1 and jobs.pop("aggregate_ablations") == 1
+    for aggregate in ("aggregate", "aggregate_valid", "aggregate_ablations", "aggregate_ablations_valid"):
+        assert jobs.pop(aggregate) == 1, aggregate  # the tables of the test split and their validation twins
     assert set(jobs) == {"report", "notebook", "all"} and 0 < jobs["notebook"] < len(NOTEBOOKS)
     assert "output: results/notebooks/datasets.ipynb" not in result.stdout
+
+
+@pytest.mark.slow
+def test_a_run_scores_the_validation_split_into_the_same_tables(tmp_path):
+    small = yaml.safe_load(TINY.read_text())
+    small.update(methods=["generic", "dynamic"], seeds=[1])
+    small["ablations"]["variants"] = {"no_ema": small["ablations"]["variants"]["no_ema"]}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(small))
+    tables = ["tables/synthetic/lift.csv", "tables/synthetic/valid_lift.csv",
+              "synthetic/ablations/tables/valid_lift.csv"]
+    snakemake(tmp_path, "--cores", "2", *[f"results/{table}" for table in tables], configfile=tmp_path / "small.yaml")
+    results = tmp_path / "results"
+    interactions = pd.read_parquet(results / "synthetic" / "data" / "interactions.parquet")
+    valid_items = interactions.loc[interactions["split"] == "valid"].set_index("user")["item"]
+    for run in ("generic", "dynamic", "no_ema"):
+        folder = results / "synthetic" / "eval" / run / "seed1"
+        test, valid = pd.read_parquet(folder / "per_case.parquet"), pd.read_parquet(folder / "valid_per_case.parquet")
+        assert list(valid.columns) == list(test.columns)
+        assert (valid["item"].to_numpy() == valid_items.reindex(valid["user"]).to_numpy()).all()
+        assert list(pd.read_parquet(folder / "valid_metrics.parquet").columns) == \
+            list(pd.read_parquet(folder / "metrics.parquet").columns)
+    test_lift, valid_lift, ablation_lift = (pd.read_csv(results / table) for table in tables)
+    assert list(valid_lift.columns) == list(test_lift.columns) and set(valid_lift["method"]) == {"dynamic"}
+    overall = valid_lift.query("scope == 'overall'")["n_cases"]
+    assert set(overall) == {len(valid_items)}
+    assert not np.allclose(valid_lift["value"], test_lift["value"])  # the validation cases, not the test ones
+    assert set(ablation_lift["method"]) == {"no_ema"}
+    for name in ("valid_metrics.tex", "valid_lift.tex"):
+        assert "validation split" in (results / "tables" / "synthetic" / name).read_text()
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from pathlib import Path
 from seqrec import __version__
 from seqrec.config import ConfigError, load_config, validate_config
 from seqrec.io import DISK_FULL, InputError, OutputError, disk_full
-from seqrec.layout import Layout
+from seqrec.layout import SPLITS, Layout, split_artifact
 
 
 def _config(value: str | None) -> dict:
@@ -100,14 +100,15 @@ def _aggregate(args: argparse.Namespace) -> None:
 
     layout, runs = Layout(results=args.results), {}
     for path in args.per_case:
-        run = layout.wildcards("per_case", path)
+        run = layout.wildcards(split_artifact("per_case", args.split), path)
         if run["dataset"] != args.dataset:
             raise ValueError(f"{path}: per-case results of {run['dataset']}, not of --dataset {args.dataset}")
         runs[(run["method"], int(run["seed"]))] = path
     settings = args.config["aggregate"]
     outputs = TableFiles(args.metrics, args.metrics_tex, args.lift, args.lift_tex)
     aggregate(args.dataset, runs, outputs, ks=args.config["evaluate"]["ks"], reference="generic",
-              n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"], seed=settings["seed"])
+              n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"], seed=settings["seed"],
+              split=args.split)
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -200,13 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     required_path(sub, "--model", f"the train step's model, {layout.pattern('model')}")
     required_path(sub, "--per-case", f"the per-case results to write, {layout.pattern('per_case')}")
     required_path(sub, "--metrics", f"the metrics to write, {layout.pattern('metrics')}")
-    required_path(sub, "--valid-per-case", f"the validation split's per-case results, {layout.pattern('valid_per_case')}")
-    required_path(sub, "--valid-metrics", f"the validation split's metrics, {layout.pattern('valid_metrics')}")
+    required_path(sub, "--valid-per-case",
+                  f"the validation split's per-case results to write, {layout.pattern('valid_per_case')}")
+    required_path(sub, "--valid-metrics", f"the validation split's metrics to write, {layout.pattern('valid_metrics')}")
     threads(sub)
     sub = step("aggregate", _aggregate, "statistics over seeds and lifts over generic; csv + LaTeX tables", out=None)
     sub.add_argument("--per-case", type=Path, nargs="+", required=True,
                      help=f"the evaluate step's per-case results, {layout.pattern('per_case')} (the method and seed "
                           "are read from each path)")
+    sub.add_argument("--split", choices=SPLITS, default="test",
+                     help="the split the per-case results are of (default test; valid: "
+                          f"{layout.pattern('valid_per_case')})")
     sub.add_argument("--results", type=Path, default=Path("results"), help="the results folder of the run")
     required_path(sub, "--metrics", f"the metrics over seeds to write, {layout.pattern('metrics_table')}")
     required_path(sub, "--metrics-tex", f"their LaTeX table, {layout.pattern('metrics_tex')}")

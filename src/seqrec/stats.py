@@ -1,6 +1,9 @@
 """Aggregation of the per-case results over seeds, lifts over the reference, CIs and paired tests.
 
-Lifts pair the test cases of a method and of the reference by user: each user's metric is first
+The same tables are built for each evaluated split (`seqrec.layout.SPLITS`): the test split and
+the validation split, on which choices are made without looking at the test set.
+
+Lifts pair the evaluation cases of a method and of the reference by user: each user's metric is first
 averaged over the seeds (every method of a seed is evaluated on the same users), then the lift is
 mean(method) / mean(reference) - 1 over the users of a group. Its confidence interval is a
 percentile bootstrap that resamples users, the same resample for every method, and its p-value a
@@ -21,7 +24,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from seqrec.io import InputError, read_parquet, write_csv, write_text
-from seqrec.layout import Layout
+from seqrec.layout import Layout, split_artifact
 from seqrec.metrics import group_members, metric_columns, sort_rows, summarise
 
 CASE_COLUMNS = ["user", "item", "rank", "domains", "power_domains"]
@@ -34,6 +37,7 @@ HEADLINE_K = 10
 # Resampled cases drawn at once by the bootstrap: bounds its memory (~100 MB) on large datasets.
 BOOTSTRAP_BLOCK = 1 << 22
 METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG"}
+SPLIT_LABELS = {"test": "test", "valid": "validation"}
 # Significance level of the paired tests, after Holm's correction across a family of domains.
 ALPHA = 0.05
 
@@ -57,7 +61,7 @@ def holm(p_values) -> np.ndarray:
 def load_runs(
     paths: Mapping[tuple[str, int], str | os.PathLike], ks: Iterable[int] = ()
 ) -> pd.DataFrame:
-    """All per_case.parquet rows with `method` and `seed` columns, keyed (method, seed) -> path.
+    """All per-case rows (of one split) with `method` and `seed` columns, keyed (method, seed) -> path.
 
     Checks that each file has the per-case columns (and the metric columns of `ks`) and that the
     methods of a seed were evaluated on the same users.
@@ -283,19 +287,21 @@ class TableFiles:
     lift_tex: Path
 
     @classmethod
-    def in_folder(cls, folder: str | os.PathLike) -> TableFiles:
-        """The files in `folder`, named as in the results layout."""
+    def in_folder(cls, folder: str | os.PathLike, split: str = "test") -> TableFiles:
+        """The files of `split` in `folder`, named as in the results layout."""
         layout = Layout()
         names = {"metrics": "metrics_table", "metrics_tex": "metrics_tex", "lift": "lift_table", "lift_tex": "lift_tex"}
-        return cls(**{field: Path(folder) / layout.path(name).name for field, name in names.items()})
+        return cls(**{field: Path(folder) / layout.path(split_artifact(name, split)).name
+                      for field, name in names.items()})
 
 
-def write_tables(seed_table: pd.DataFrame, lift_table: pd.DataFrame, outputs: TableFiles, dataset: str) -> None:
-    """Write the seed and lift tables (everything) as csv and their headline k as LaTeX."""
+def write_tables(seed_table: pd.DataFrame, lift_table: pd.DataFrame, outputs: TableFiles, dataset: str,
+                 split: str = "test") -> None:
+    """Write the seed and lift tables (everything) of `split` as csv and their headline k as LaTeX."""
     write_csv(seed_table, outputs.metrics)
     write_csv(lift_table, outputs.lift)
-    write_text(_metrics_latex(seed_table, dataset), outputs.metrics_tex)
-    write_text(_lift_latex(lift_table, dataset), outputs.lift_tex)
+    write_text(_metrics_latex(seed_table, dataset, split), outputs.metrics_tex)
+    write_text(_lift_latex(lift_table, dataset, split), outputs.lift_tex)
 
 
 def read_tables(metrics_path: str | os.PathLike, lift_path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -340,7 +346,12 @@ def _latex(frame: pd.DataFrame, caption: str, label: str) -> str:
     )
 
 
-def _metrics_latex(table: pd.DataFrame, dataset: str) -> str:
+def _label(dataset: str, split: str, table: str) -> str:
+    """The LaTeX label of a table: the test split's as before, another split's with its name."""
+    return f"tab:{dataset}-{table}" if split == "test" else f"tab:{dataset}-{split}-{table}"
+
+
+def _metrics_latex(table: pd.DataFrame, dataset: str, split: str) -> str:
     k = _headline_k(table)
     rows = _headline_rows(table, k)
     cells = [
@@ -358,15 +369,15 @@ def _metrics_latex(table: pd.DataFrame, dataset: str) -> str:
     frame.columns.names = [None, None]
     n_seeds = int(rows["n_seeds"].max())
     caption = (
-        f"{dataset}: Recall@{k} and NDCG@{k} per target domain, mean $\\pm$ std over {n_seeds} "
-        "seeds."
+        f"{dataset}, {SPLIT_LABELS[split]} split: Recall@{k} and NDCG@{k} per target domain, mean $\\pm$ "
+        f"std over {n_seeds} seeds."
     )
-    return _latex(frame, caption, f"tab:{dataset}-metrics")
+    return _latex(frame, caption, _label(dataset, split, "metrics"))
 
 
-def _lift_latex(table: pd.DataFrame, dataset: str) -> str:
+def _lift_latex(table: pd.DataFrame, dataset: str, split: str) -> str:
     if table.empty:
-        return f"% {dataset}: no method besides the reference, so no lifts to report.\n"
+        return f"% {dataset}, {SPLIT_LABELS[split]} split: no method besides the reference, so no lifts to report.\n"
     k = _headline_k(table)
     rows = _headline_rows(table, k)
     ci = f"{100 * rows['confidence'].iloc[0]:g}% CI"
@@ -391,11 +402,11 @@ def _lift_latex(table: pd.DataFrame, dataset: str) -> str:
     frame.columns.names = [None, None]
     reference = rows["reference"].iloc[0]
     caption = (
-        f"{dataset}: relative change of Recall@{k} and NDCG@{k} over the {reference} model per "
-        "target domain (cases pooled over seeds), with a bootstrap confidence interval over users "
-        "and the $p$-value of a paired Wilcoxon signed-rank test."
+        f"{dataset}, {SPLIT_LABELS[split]} split: relative change of Recall@{k} and NDCG@{k} over the "
+        f"{reference} model per target domain (cases pooled over seeds), with a bootstrap confidence "
+        "interval over users and the $p$-value of a paired Wilcoxon signed-rank test."
     )
-    return _latex(frame, caption, f"tab:{dataset}-lift")
+    return _latex(frame, caption, _label(dataset, split, "lift"))
 
 
 def _domain_order(rows: pd.DataFrame) -> list[str]:
@@ -421,12 +432,13 @@ def aggregate(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    split: str = "test",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The aggregate step: per-case results of every (method, seed) -> the tables `outputs`."""
+    """The aggregate step: per-case results of every (method, seed) on `split` -> the tables `outputs`."""
     ks = list(ks)
     _require_reference((method for method, _ in per_case_paths), reference)
     runs = load_runs(per_case_paths, ks)
     metrics = seed_table(runs, ks)
     lifts = lift_table(runs, ks, reference, n_bootstrap, confidence, seed)
-    write_tables(metrics, lifts, outputs, dataset)
+    write_tables(metrics, lifts, outputs, dataset, split)
     return metrics, lifts

@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from seqrec.config import ConfigError, ablation_config, load_schema, validate_config
 from seqrec.datasets import get as get_dataset, raw_files
-from seqrec.layout import Layout
+from seqrec.layout import SPLITS, Layout, split_artifact
 from seqrec.methods import get_method
 from seqrec.report.index import notebooks
 
@@ -78,12 +78,11 @@ def training_runtime(method, attempt):
     return (60 if get_method(method).fitted else 720) * attempt
 
 
-# Light jobs run where Snakemake runs, never queued: checksums, tables and notebooks.
+# Light jobs run where Snakemake runs, never queued: checksums, tables (the aggregate rules say so
+# themselves) and notebooks.
 localrules:
     synthesize,
     verify_raw,
-    aggregate,
-    aggregate_ablations,
     notebook,
 
 
@@ -103,10 +102,18 @@ def train_config(wildcards):
     return step_config("train", "sparsity", "evaluate", run_config=run_config)
 
 
-def ablation_per_case(wildcards):
+def split_rule(name, split):
+    """The name for `split` of a step named `name` on the test split: aggregate, aggregate_valid, ..."""
+    return name if split == "test" else f"{name}_{split}"
+
+
+def ablation_per_case(wildcards, split="test"):
     # The generic runs of the ablation seeds are the reference of every variant's lift.
     per_case = LAYOUT.expand(
-        "per_case", dataset=wildcards.dataset, method=["generic", *ABLATIONS], seed=config["ablations"]["seeds"]
+        split_artifact("per_case", split),
+        dataset=wildcards.dataset,
+        method=["generic", *ABLATIONS],
+        seed=config["ablations"]["seeds"],
     )
     return [str(path) for path in per_case]
 
@@ -154,8 +161,10 @@ def train_inputs(wildcards):
     }
 
 
-def all_per_case(wildcards):
-    per_case = LAYOUT.expand("per_case", dataset=wildcards.dataset, method=all_methods(), seed=config["seeds"])
+def all_per_case(wildcards, split="test"):
+    per_case = LAYOUT.expand(
+        split_artifact("per_case", split), dataset=wildcards.dataset, method=all_methods(), seed=config["seeds"]
+    )
     return [str(path) for path in per_case]
 
 

@@ -31,21 +31,28 @@ rule evaluate:
         "--valid-per-case {output.valid_per_case} --valid-metrics {output.valid_metrics} > {log} 2>&1"
 
 
-rule aggregate:
-    input:
-        all_per_case,
-    output:
-        metrics=LAYOUT.pattern("metrics_table"),
-        metrics_tex=LAYOUT.pattern("metrics_tex"),
-        lift=LAYOUT.pattern("lift_table"),
-        lift_tex=LAYOUT.pattern("lift_tex"),
-    log:
-        "results/logs/{dataset}/aggregate.log",
-    conda:
-        "../../envs/seqrec.yaml"
-    params:
-        config=step_config("evaluate", "aggregate"),
-    shell:
-        "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} "
-        "--per-case {input:q} --metrics {output.metrics} --metrics-tex {output.metrics_tex} "
-        "--lift {output.lift} --lift-tex {output.lift_tex} > {log} 2>&1"
+# The tables of each split, the same step: aggregate (test split) and aggregate_valid (its twins).
+for _split in SPLITS:
+
+    rule:
+        name:
+            split_rule("aggregate", _split)
+        input:
+            lambda wildcards, split=_split: all_per_case(wildcards, split),
+        output:
+            metrics=LAYOUT.pattern(split_artifact("metrics_table", _split)),
+            metrics_tex=LAYOUT.pattern(split_artifact("metrics_tex", _split)),
+            lift=LAYOUT.pattern(split_artifact("lift_table", _split)),
+            lift_tex=LAYOUT.pattern(split_artifact("lift_tex", _split)),
+        log:
+            f"results/logs/{{dataset}}/{split_rule('aggregate', _split)}.log",
+        localrule: True
+        conda:
+            "../../envs/seqrec.yaml"
+        params:
+            config=step_config("evaluate", "aggregate"),
+            split=_split,  # the shell command is formatted when the job runs, after the loop
+        shell:
+            "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} --split {params.split} "
+            "--per-case {input:q} --metrics {output.metrics} --metrics-tex {output.metrics_tex} "
+            "--lift {output.lift} --lift-tex {output.lift_tex} > {log} 2>&1"
