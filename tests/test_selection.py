@@ -16,7 +16,7 @@ import pytest
 from seqrec.config import validate_config
 from seqrec.io import InputError, write_parquet
 from seqrec.layout import Layout
-from seqrec.report import Run
+from seqrec.report import Run, selection
 from seqrec.report.selection import ALL, EVIDENCE, inputs, table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +151,9 @@ def test_report_step_writes_the_selection_as_csv_and_tex(measured):
     assert result.returncode == 0, result.stderr
     written = measured.table("weighting_selection")
     assert written.loc[written["chosen"] & (written["dataset"] == ALL), "candidate"].tolist() == ["upweight"]
+    shown = selection.shown(written)  # the notebook's view of the table
+    assert shown.loc[("dynamic", ALL), "changes"] == "(default)" and shown.loc[("upweight", ALL), "chosen"] == "chosen"
+    assert shown.loc[("greedy", ALL), "its lift"] == "−10.0% [−10.0, −10.0]"
     tex = out.with_suffix(".tex").read_text()
     assert "tab:weighting-selection" in tex and "upweight" in tex and "chosen" in tex
 

@@ -83,11 +83,11 @@ def candidates(run: Run) -> list[Candidate]:
 def inputs(run: Run) -> list[Path]:
     """Every dataset's domain table and the per-case results of generic and of each candidate."""
     paths = [run.path("domains", dataset=d) for d in run.datasets]
-    chosen = candidates(run)
-    reference_seeds = sorted({s for c in chosen for s in c.seeds})
+    listed = candidates(run)
+    reference_seeds = sorted({s for c in listed for s in c.seeds})
     for dataset in run.datasets:
         paths += run.layout.expand(EVIDENCE, dataset=dataset, method=REFERENCE, seed=reference_seeds)
-        for candidate in chosen:
+        for candidate in listed:
             paths += run.layout.expand(EVIDENCE, dataset=dataset, method=candidate.name, seed=list(candidate.seeds))
     return list(dict.fromkeys(paths))
 
@@ -161,12 +161,12 @@ def choose(rule_rows: pd.DataFrame) -> str:
 
 def table(run: Run) -> pd.DataFrame:
     """Per candidate, its rows of every dataset, then its row of dataset "all" (the rule)."""
-    chosen = candidates(run)
+    listed = candidates(run)
     rng = np.random.default_rng(run.config["aggregate"]["seed"])
-    per_dataset, draws = [], {c.name: [] for c in chosen}
+    per_dataset, draws = [], {c.name: [] for c in listed}
     for dataset in run.datasets:
-        for seeds in dict.fromkeys(c.seeds for c in chosen):
-            rows, sparse_draws = dataset_rows(run, dataset, [c for c in chosen if c.seeds == seeds], rng)
+        for seeds in dict.fromkeys(c.seeds for c in listed):
+            rows, sparse_draws = dataset_rows(run, dataset, [c for c in listed if c.seeds == seeds], rng)
             per_dataset.append(rows)
             for name, values in sparse_draws.items():
                 draws[name].append(values)
@@ -174,7 +174,7 @@ def table(run: Run) -> pd.DataFrame:
     frame["admissible"] = ~(frame["worst_dense_ci_high"] < DENSE_FLOOR)
 
     rule = []
-    for candidate in chosen:
+    for candidate in listed:
         rows = frame.loc[frame["candidate"] == candidate.name]
         worst = rows.sort_values("worst_dense_ci_high", na_position="last").iloc[0]
         mean_draws = np.nanmean(np.stack(draws[candidate.name]), axis=0) if rows["sparse_lift"].notna().any() else None
@@ -187,16 +187,14 @@ def table(run: Run) -> pd.DataFrame:
     rule = pd.DataFrame(rule)
     frame = pd.concat([frame, rule], ignore_index=True)
 
-    described = {c.name: c for c in chosen}
+    described = {c.name: c for c in listed}
     frame["changes"] = frame["candidate"].map(lambda n: "; ".join(described[n].changes))
     frame["n_changes"] = frame["candidate"].map(lambda n: len(described[n].changes))
     frame["seeds"] = frame["candidate"].map(lambda n: " ".join(map(str, described[n].seeds)))
     frame["n_seeds"] = frame["candidate"].map(lambda n: len(described[n].seeds))
     frame["chosen"] = frame["candidate"] == choose(frame.loc[frame["dataset"] == ALL])
-    order = {name: i for i, name in enumerate(described)}
-    datasets = {name: i for i, name in enumerate([*run.datasets, ALL])}
-    frame = frame.sort_values(["candidate", "dataset"], key=lambda c: c.map(order if c.name == "candidate" else datasets),
-                              ignore_index=True)
+    order = {"candidate": list(described), "dataset": [*run.datasets, ALL]}
+    frame = frame.sort_values(["candidate", "dataset"], key=lambda c: c.map(order[c.name].index), ignore_index=True)
     return frame.astype({"worst_dense_cases": "Int64"})[COLUMNS]
 
 
@@ -204,18 +202,23 @@ def shown(frame: pd.DataFrame, latex: bool = False) -> pd.DataFrame:
     """The table as text cells, one row per (candidate, dataset): lifts with their intervals."""
     dash = TEX_DASH if latex else DASH
     text = tex if latex else str
+    changes = frame["changes"].fillna("")  # read back from the csv, no change is a missing value
+    def lifts(prefix: str) -> list[str]:
+        columns = [f"{prefix}_lift", f"{prefix}_ci_low", f"{prefix}_ci_high"]
+        return [lift_cell(v, low, high, None, latex) for v, low, high in frame[columns].to_numpy()]
+
+    worst = frame[["worst_dense_domain", "worst_dense_dataset", "dataset"]].to_numpy()
     cells = pd.DataFrame({
         "candidate": frame["candidate"], "dataset": frame["dataset"],
-        "changes": [text(c) if c else "(default)" for c in frame["changes"]],
-        "seeds": frame["seeds"],
+        "changes": [text(c) if c else "(default)" for c in changes],
+        "seeds": frame["seeds"].astype(str),
         "sparse cases": [count(n, latex) for n in frame["sparse_cases"]],
-        "sparse lift (score)": [lift_cell(v, lo, hi, None, latex)
-                                for v, lo, hi in frame[["sparse_lift", "sparse_ci_low", "sparse_ci_high"]].to_numpy()],
-        "worst dense domain": [dash if pd.isna(d) else text(d if ds == dset else f"{d} ({ds})")
-                               for d, ds, dset in frame[["worst_dense_domain", "worst_dense_dataset", "dataset"]].to_numpy()],
+        "sparse lift (score)": lifts("sparse"),
+        # on the rows of every dataset, the worst domain's dataset is named
+        "worst dense domain": [dash if pd.isna(d) else text(d if where == row else f"{d} ({where})")
+                               for d, where, row in worst],
         "its cases": [count(n, latex) for n in frame["worst_dense_cases"]],
-        "its lift": [lift_cell(v, lo, hi, None, latex) for v, lo, hi in
-                     frame[["worst_dense_lift", "worst_dense_ci_low", "worst_dense_ci_high"]].to_numpy()],
+        "its lift": lifts("worst_dense"),
         "admissible": frame["admissible"].map({True: "yes", False: "no"}),
         "chosen": np.where(frame["chosen"] & (frame["dataset"] == ALL), "chosen", ""),
     })
@@ -230,7 +233,8 @@ def latex(run: Run, frame: pd.DataFrame) -> str:
                f"{metric_label(METRIC, run.k)} over generic on the pooled sparse-domain cases (on the rows "
                f"``{ALL}'', the score: its mean over datasets) and the dense domain of the lowest upper bound; "
                f"admissible when no dense domain lies wholly below {100 * DENSE_FLOOR:+g}\\%.")
-    return latex_table(["candidate", "dataset"], [("", list(cells.columns))], blocks, caption, "tab:weighting-selection")
+    return latex_table(["candidate", "dataset"], [("", list(cells.columns))], blocks, caption,
+                       "tab:weighting-selection")
 
 
 TABLES = {"weighting_selection": Table(inputs, table, latex)}
