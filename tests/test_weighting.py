@@ -135,10 +135,12 @@ def test_power_users():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_graph_update_matches_eager_update():
+@pytest.mark.parametrize("normalise", ["mean", "densest"])
+def test_cuda_graph_update_matches_eager_update(normalise):
     table = domain_table(INTERACTIONS, ITEMS, 0.5)
-    graphed = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy", device="cuda")
-    eager = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.7), "toy", device="cpu")
+    config = sparsity(ema_decay=0.7, normalise=normalise)
+    graphed = build_weighting("dynamic", table, ITEMS, COUNTS, config, "toy", device="cuda")
+    eager = build_weighting("dynamic", table, ITEMS, COUNTS, config, "toy", device="cpu")
     generator = torch.Generator().manual_seed(0)
     for size in (6, 6, 4, 6, 4, 5, 7):  # sizes bucketed to two shapes (8, 4), each captured once
         targets = torch.randint(0, 4, (size,), generator=generator)
