@@ -7,13 +7,16 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
 from seqrec.config import validate_config
-from seqrec.io import InputError, write_csv, write_parquet
-from seqrec.layout import Layout
-from seqrec.report import Run
+from seqrec.datasets.base import OTHER_DOMAIN
+from seqrec.io import InputError, write_parquet
+from seqrec.layout import Layout, split_artifact
+from seqrec.metrics import case_metrics
+from seqrec.report import Run, ablations
 from seqrec.methods import METHODS
 from seqrec.report.figures import method_colors, save
 from seqrec.report.format import frame_latex, interval, lift_cell, pct, percent, share_label
@@ -111,18 +114,49 @@ def test_report_step_with_a_bad_table_or_missing_input_is_one_line(tmp_path):
     assert result.stderr.startswith("error: ") and "dataset.json" in result.stderr
 
 
-def test_ablations_summary_of_the_variants(tmp_path):
+def write_split_cases(results: Path, method: str, split: str, hit) -> None:
+    """Per-case results of `method` (seed 1) on `split` where the evaluate step writes them: user u's
+    target is in Noir (sparse) if u % 3 == 0, else in Drama, or the catch-all "other" if u % 10 == 1."""
+    users = np.arange(120)
+    domains = [["Noir"] if u % 3 == 0 else [OTHER_DOMAIN] if u % 10 == 1 else ["Drama"] for u in users]
+    ranks = np.where([hit(u) for u in users], 0, 100)
+    frame = pd.DataFrame({"user": users, "item": users + 1, "rank": ranks, "domains": domains,
+                          "power_domains": [[] for _ in users], **case_metrics(ranks, [10])})
+    write_parquet(frame, Layout(results=results).path(split_artifact("per_case", split), dataset="synthetic",
+                                                      method=method, seed=1))
+
+
+def test_ablations_lift_per_domain_group_on_validation_and_test_side_by_side(tmp_path):
     results = tmp_path / "results"
-    write_parquet(pd.DataFrame({"domain": ["Drama", "Noir"], "share": [0.9, 0.01], "is_sparse": [False, True]}),
+    write_parquet(pd.DataFrame({"domain": ["Drama", "Noir", OTHER_DOMAIN], "share": [0.9, 0.01, 0.09],
+                                "is_sparse": [False, True, False]}),
                   results / "synthetic" / "sparsity" / "domains.parquet")
-    rows = [{"method": v, "reference": "generic", "scope": scope, "domain": d, "metric": "ndcg", "k": 10,
-             "lift": lift, "ci_low": lift - 0.1, "ci_high": lift + 0.1}
-            for v, lifts in {"no_ema": (0.05, 0.4, -0.02), "fixed_4": (0.01, 0.2, 0.0)}.items()
-            for scope, d, lift in zip(("overall", "domain", "domain"), ("all", "Noir", "Drama"), lifts)]
-    write_csv(pd.DataFrame(rows), results / "synthetic" / "ablations" / "tables" / "lift.csv")
-    run = Run(validate_config({}), Layout(results=results))
-    table = get("ablations").compute(run).set_index("variant")
-    assert table.loc["no_ema", "overall lift"] == 0.05
-    assert table.loc["no_ema", "mean lift, sparse domains"] == 0.4
-    assert table.loc["fixed_4", "mean lift, dense domains"] == 0.0
-    assert "+40.0\\%" in get("ablations").latex(run, table.reset_index())
+    generic = lambda u: u % 2 == 0  # noqa: E731
+    for split in ("valid", "test"):
+        write_split_cases(results, "generic", split, generic)
+        write_split_cases(results, "fixed_4", split, generic)
+    # no_ema hits every sparse case on validation (+100% over generic's half), as generic on test
+    write_split_cases(results, "no_ema", "valid", lambda u: u % 3 == 0 or generic(u))
+    write_split_cases(results, "no_ema", "test", generic)
+    variants = {"no_ema": {"method": "dynamic", "sparsity": {"dynamic": {"ema_decay": 1.0}}},
+                "fixed_4": {"method": "fixed", "sparsity": {"fixed": {"weight": 4.0}}}}
+    run = Run(validate_config({"datasets": ["synthetic"], "ablations": {"seeds": [1], "variants": variants},
+                               "aggregate": {"n_bootstrap": 200}}), Layout(results=results))
+    assert len(get("ablations").inputs(run)) == 1 + 2 * 3  # domains; per-case of generic and 2 variants x 2 splits
+    table = get("ablations").compute(run).set_index(["variant", "split", "group"])
+    assert table.loc[("no_ema", "valid", "sparse"), "lift"] == pytest.approx(1.0)
+    assert table.loc[("no_ema", "valid", "sparse"), "ci_low"] > 0.5  # an interval, from the paired bootstrap
+    assert table.loc[("no_ema", "test", "sparse"), "lift"] == 0.0
+    assert table.loc[("no_ema", "valid", "dense"), "lift"] == 0.0
+    assert table.loc[("fixed_4", "valid", "sparse"), "n_cases"] == 40
+    assert table.loc[("fixed_4", "valid", "dense"), "n_cases"] == 120 - 40 - 8  # "other" is in neither group
+    assert table.loc[("fixed_4", "test", "all"), "n_cases"] == 120
+    shown = ablations.side_by_side(table.reset_index(), ["variant"], counts=True)
+    assert list(shown.columns[:2]) == [("sparse domains", "validation (40)"), ("sparse domains", "test (40)")]
+    assert shown.loc["no_ema", ("sparse domains", "validation (40)")].startswith("+100.0% [")
+    tex = get("ablations").latex(run, table.reset_index())
+    assert "validation" in tex and "$+100.0$" in tex
+    for figure in (ablations.bars(run, table.reset_index(), "synthetic"),
+                   ablations.sweep(run, table.reset_index(), "synthetic")):
+        assert len(figure.axes) == 2  # one panel per split
+        plt.close(figure)

@@ -1,88 +1,173 @@
-"""Ablations: per weighting variant, the overall lift over generic and the mean per-domain lift over
-the sparse and over the dense domains; the fixed-weight sweep against the dynamic weighting."""
+"""Ablations: per weighting variant, the lift of NDCG@k over generic on the validation and on the test
+split side by side, per domain group with its paired bootstrap CI; the fixed-weight sweep against the
+dynamic weighting.
+
+A group pools a split's cases by the domains of their target, as the selection rule of
+docs/weighting.md does: *sparse*, a target in at least one sparse domain; *dense*, a target in no
+sparse domain but in a dense one (the catch-all "other" is neither); *all*, every case. Each variant
+is compared with generic of the same ablation seeds, case by case (`seqrec.stats.pooled_lifts`).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from seqrec.report.format import frame_latex, metric_label
-from seqrec.report.run import Run
-from seqrec.report.tables import Table, artifacts
+from seqrec.datasets.base import OTHER_DOMAIN
+from seqrec.layout import split_artifact
+from seqrec.report.format import count, frame_latex, lift_cell, metric_label
+from seqrec.report.run import REFERENCE, Run
+from seqrec.report.tables import Table
+from seqrec.stats import load_runs, pooled_lifts
 
 METRIC = "ndcg"
 DEFAULT_DYNAMIC = "square_root"  # the variant with the main dynamic setting, a reference line of the sweep
+SPLITS = {"valid": "validation", "test": "test"}  # shown in this order: the split choices are made on first
+GROUPS = {"sparse": "sparse domains", "dense": "dense domains", "all": "all cases"}
+COLUMNS = ["dataset", "variant", "split", "group", "n_cases", "reference_value", "value", "lift", "ci_low",
+           "ci_high", "confidence", "p_value"]
 
 
-def summary(run: Run, dataset: str) -> pd.DataFrame:
-    lift = pd.read_csv(run.path("ablation_lift_table", dataset=dataset))
-    domains = run.domains(dataset)
-    rows = lift[(lift["metric"] == METRIC) & (lift["k"] == run.k)]
+def variants(run: Run) -> list[str]:
+    return list(run.config["ablations"]["variants"])
+
+
+def inputs(run: Run) -> list[Path]:
+    """Every dataset's domains and the per-case results of generic and each variant, on both splits."""
+    paths = [run.path("domains", dataset=d) for d in run.datasets]
+    for split in SPLITS:
+        paths += run.layout.expand(split_artifact("per_case", split), dataset=run.datasets,
+                                   method=[REFERENCE, *variants(run)], seed=run.config["ablations"]["seeds"])
+    return paths
+
+
+def group_users(cases: pd.DataFrame, domains: pd.DataFrame) -> dict[str, np.ndarray | None]:
+    """The users of each group among `cases` (one row per user, with its target's `domains`); None: all."""
     sparse = set(domains.loc[domains["is_sparse"].astype(bool), "domain"])
-    overall = rows[rows["scope"] == "overall"].set_index("method")
-    per_domain = rows[rows["scope"] == "domain"].assign(sparse=lambda f: f["domain"].isin(sparse))
-    means = per_domain.groupby(["method", "sparse"])["lift"].mean().unstack("sparse")
-    table = pd.DataFrame({
-        "overall lift": overall["lift"], "CI low": overall["ci_low"], "CI high": overall["ci_high"],
-        "mean lift, sparse domains": means.get(True), "mean lift, dense domains": means.get(False),
-    })
-    return table.rename_axis("variant").reset_index().assign(dataset=dataset)
+    dense = set(domains["domain"]) - sparse - {OTHER_DOMAIN}
+    targets = cases["domains"].map(lambda ds: set(map(str, ds)))
+    in_sparse = targets.map(lambda ds: not sparse.isdisjoint(ds)).to_numpy(bool)
+    in_dense = targets.map(lambda ds: not dense.isdisjoint(ds)).to_numpy(bool) & ~in_sparse
+    users = cases["user"].to_numpy()
+    return {"sparse": users[in_sparse], "dense": users[in_dense], "all": None}
+
+
+def split_lifts(run: Run, dataset: str, split: str) -> pd.DataFrame:
+    """The rows of one dataset and split: every variant's lift over generic in every non-empty group."""
+    seeds = run.config["ablations"]["seeds"]
+    artifact = split_artifact("per_case", split)
+    paths = {(m, s): run.path(artifact, dataset=dataset, method=m, seed=s) for m in [REFERENCE, *variants(run)]
+             for s in seeds}
+    runs = load_runs(paths, [run.k])
+    settings = run.config["aggregate"]
+    cases = runs.loc[runs["method"] == REFERENCE].drop_duplicates("user")
+    blocks = []
+    for group, users in group_users(cases, run.domains(dataset)).items():
+        if users is not None and not len(users):
+            continue  # no case in the group: no row
+        lifts = pooled_lifts(runs, users, run.k, REFERENCE, settings["n_bootstrap"], settings["confidence"],
+                             settings["seed"])
+        blocks.append(lifts.loc[lifts["metric"] == METRIC].assign(group=group))
+    frame = pd.concat(blocks, ignore_index=True).rename(columns={"method": "variant"})
+    return frame.assign(dataset=dataset, split=split)[COLUMNS]
 
 
 def table(run: Run) -> pd.DataFrame:
-    frame = pd.concat([summary(run, d) for d in run.datasets], ignore_index=True)
-    return frame[["dataset", *(c for c in frame.columns if c != "dataset")]]
+    """Every dataset's rows of both splits (long: one row per dataset, variant, split and group)."""
+    return pd.concat([split_lifts(run, d, split) for d in run.datasets for split in SPLITS], ignore_index=True)
+
+
+def side_by_side(rows: pd.DataFrame, index: list[str], latex: bool = False, counts: bool = False) -> pd.DataFrame:
+    """Lift cells [CI] with columns (group, split), validation beside test; `counts`: each split's
+    number of cases in its header (the rows of one dataset)."""
+    rows = rows.assign(cell=[lift_cell(r.lift, r.ci_low, r.ci_high, None, latex) for r in rows.itertuples()])
+    header = {(g, s): SPLITS[s] for g in GROUPS for s in SPLITS}
+    if counts:
+        n = rows.drop_duplicates(["group", "split"]).set_index(["group", "split"])["n_cases"]
+        header = {key: f"{label} ({count(n[key], latex)})" if key in n.index else label for key, label in header.items()}
+    wide = rows.pivot(index=index, columns=["group", "split"], values="cell")
+    order = [key for key in header if key in wide.columns]
+    wide = wide.reindex(index=rows.drop_duplicates(index).set_index(index).index, columns=order)
+    wide.columns = pd.MultiIndex.from_tuples([(GROUPS[g], header[(g, s)]) for g, s in order])
+    return wide.fillna("--" if latex else "–")
 
 
 def latex(run: Run, frame: pd.DataFrame) -> str:
-    cells = frame.set_index(["dataset", "variant"]).map(lambda v: "--" if pd.isna(v) else f"{100 * v:+.1f}\\%")
-    return frame_latex(cells, f"Lift of {metric_label(METRIC, run.k)} over generic per ablation variant.",
-                       "tab:ablations", escape=False)
+    cells = side_by_side(frame, ["dataset", "variant"], latex=True)
+    caption = (f"Lift of {metric_label(METRIC, run.k)} over generic per ablation variant, on the validation and "
+               "the test split, per group of cases by their target's domains, with a paired bootstrap "
+               f"{100 * run.config['aggregate']['confidence']:g}\\% confidence interval over users.")
+    return frame_latex(cells, caption, "tab:ablations", escape=False)
 
 
 def fixed_weight(variant: str) -> float | None:
     return float(variant.removeprefix("fixed_")) if variant.startswith("fixed_") else None
 
 
-def bars(run: Run, table: pd.DataFrame, dataset: str):
-    table = table.set_index("variant")
-    order = table.sort_values("mean lift, sparse domains").index
+def _lift_and_error(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Lifts in % and their CI as error bars (an unbounded end drawn as none)."""
+    lift = 100 * rows["lift"].to_numpy(float)
+    low, high = (100 * rows[c].to_numpy(float) for c in ("ci_low", "ci_high"))
+    error = np.stack([lift - low, high - lift])
+    return lift, np.where(np.isfinite(error), error, 0.0)
+
+
+def bars(run: Run, rows: pd.DataFrame, dataset: str):
+    """Per variant, the sparse and dense lifts with their CIs; validation and test side by side."""
+    order = list(rows.loc[(rows["split"] == "valid") & (rows["group"] == "sparse")].sort_values("lift")["variant"])
+    order += [v for v in pd.unique(rows["variant"]) if v not in order]
     y = np.arange(len(order))
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(order) + 1.5), layout="constrained")
-    ax.barh(y + 0.2, 100 * table.loc[order, "mean lift, sparse domains"], height=0.4, label="sparse domains", color="tab:orange")
-    ax.barh(y - 0.2, 100 * table.loc[order, "mean lift, dense domains"], height=0.4, label="dense domains", color="tab:blue")
-    ax.set_yticks(y, order)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel(f"mean per-domain lift of {metric_label(METRIC, run.k)} over generic (%)")
-    ax.set_title(f"{dataset}: ablation variants")
-    ax.grid(axis="x", color="0.85")
-    ax.legend(loc="lower right")
+    fig, axes = plt.subplots(1, len(SPLITS), figsize=(12, 0.45 * len(order) + 1.8), sharey=True, sharex=True,
+                             layout="constrained")
+    for ax, (split, label) in zip(axes, SPLITS.items()):
+        for group, offset, color in (("sparse", 0.2, "tab:orange"), ("dense", -0.2, "tab:blue")):
+            part = rows.loc[(rows["split"] == split) & (rows["group"] == group)].set_index("variant").reindex(order)
+            lift, error = _lift_and_error(part)
+            ax.barh(y + offset, lift, height=0.4, xerr=error, color=color, label=GROUPS[group],
+                    error_kw={"elinewidth": 0.8, "capsize": 2})
+        ax.set_yticks(y, order)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(f"{label} split")
+        ax.set_xlabel(f"lift of {metric_label(METRIC, run.k)} over generic (%)")
+        ax.grid(axis="x", color="0.85")
+    axes[-1].legend(loc="lower right")
+    fig.suptitle(f"{dataset}: ablation variants")
     return fig
 
 
-def sweep(run: Run, table: pd.DataFrame, dataset: str):
-    table = table.set_index("variant")
-    fixed = table[[fixed_weight(v) is not None for v in table.index]].copy()
+def sweep(run: Run, rows: pd.DataFrame, dataset: str):
+    """The fixed-weight sweep's sparse and dense lifts against the weight, the default dynamic variant
+    as a dashed line; validation and test side by side. None without a fixed-weight variant."""
+    fixed = rows.loc[rows["variant"].map(fixed_weight).notna() & rows["group"].isin(["sparse", "dense"])]
     if fixed.empty:
         return None
-    fixed["weight"] = [fixed_weight(v) for v in fixed.index]
-    fixed = fixed.sort_values("weight")
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    for column, color in (("mean lift, sparse domains", "tab:orange"), ("mean lift, dense domains", "tab:blue")):
-        ax.plot(fixed["weight"], 100 * fixed[column], "o-", color=color, label=f"fixed weight, {column.split(', ')[1]}")
-        if DEFAULT_DYNAMIC in table.index:
-            ax.axhline(100 * table.loc[DEFAULT_DYNAMIC, column], color=color, linestyle="--",
-                       label=f"dynamic (default), {column.split(', ')[1]}")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(fixed["weight"], [f"{w:g}" for w in fixed["weight"]])
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("fixed weight on the target domains (PinnerFormerLite)")
-    ax.set_ylabel(f"mean per-domain lift of {metric_label(METRIC, run.k)} (%)")
-    ax.set_title(f"{dataset}: fixed-weight sweep against dynamic weighting")
-    ax.grid(color="0.9")
-    ax.legend(fontsize=8)
+    fixed = fixed.assign(weight=fixed["variant"].map(fixed_weight)).sort_values("weight")
+    dynamic = rows.loc[rows["variant"] == DEFAULT_DYNAMIC]
+    fig, axes = plt.subplots(1, len(SPLITS), figsize=(12, 4.5), sharey=True, layout="constrained")
+    for ax, (split, label) in zip(axes, SPLITS.items()):
+        for group, color in (("sparse", "tab:orange"), ("dense", "tab:blue")):
+            part = fixed.loc[(fixed["split"] == split) & (fixed["group"] == group)]
+            lift, error = _lift_and_error(part)
+            ax.errorbar(part["weight"], lift, yerr=error, fmt="o-", color=color, capsize=3,
+                        label=f"fixed weight, {GROUPS[group]}")
+            reference = dynamic.loc[(dynamic["split"] == split) & (dynamic["group"] == group), "lift"]
+            if len(reference):
+                ax.axhline(100 * reference.iloc[0], color=color, linestyle="--",
+                           label=f"dynamic ({DEFAULT_DYNAMIC}), {GROUPS[group]}")
+        weights = sorted(fixed["weight"].unique())
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(weights, [f"{w:g}" for w in weights])
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("fixed weight on the target domains (PinnerFormerLite)")
+        ax.set_title(f"{label} split")
+        ax.grid(color="0.9")
+    axes[0].set_ylabel(f"lift of {metric_label(METRIC, run.k)} over generic (%)")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle(f"{dataset}: fixed-weight sweep against dynamic weighting")
     return fig
 
 
-TABLES = {"ablations": Table(artifacts("ablation_lift_table", "domains"), table, latex)}
+TABLES = {"ablations": Table(inputs, table, latex)}
