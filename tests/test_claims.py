@@ -205,9 +205,10 @@ WITH_SIGMA = ["generic", "dynamic", "sigma"]
 
 
 def claims_table(results, datasets=("movielens-1m",), methods=("generic", "dynamic"), seeds=(1, 2, 3),
-                 n_bootstrap=200):
+                 n_bootstrap=200, sparsity=None):
     """The claims table of a run of these datasets, methods and seeds over the fake results."""
-    config = validate_config({"methods": list(methods), "seeds": list(seeds), "aggregate": {"n_bootstrap": n_bootstrap}})
+    config = validate_config({"methods": list(methods), "seeds": list(seeds), "aggregate": {"n_bootstrap": n_bootstrap},
+                              "sparsity": sparsity or {}})
     return claims_report.table(Run({**config, "datasets": list(datasets)}, Layout(results=results)))
 
 
@@ -331,6 +332,23 @@ def test_a_run_without_the_dynamic_method_says_not_measured(tmp_path):
     table = claims_table(tmp_path / "results", datasets=["yelp"], methods=["generic"])
     assert (table["verdict"] == NOT_MEASURED).all() and len(table) == len(claims.CLAIMS)
     assert table["basis"].str.len().gt(0).all()
+    assert table["weighting"].isna().all()  # no dynamic run, so no weighting behind a verdict
+    assert claims_report.weightings(table) == "No verdict judges a dynamic weighting: the run did not train dynamic."
+
+
+def test_every_verdict_names_the_dynamic_weighting_of_the_run(tmp_path):
+    results = tmp_path / "results"
+    write_fake_tables(results)
+    sparsity = {"dynamic": {"score": "log_inverse_frequency", "alpha": 1.0, "normalise": "densest", "w_min": 1.0}}
+    table = claims_table(results, sparsity=sparsity)
+    expected = "score=log_inverse_frequency, alpha=1, normalise=densest, w_min=1, w_max=5, ema_decay=0.99"
+    assert (table["weighting"] == expected).all()
+    assert claims.weighting(validate_config({})["sparsity"]["dynamic"]) == (
+        "score=inverse_frequency, alpha=0.5, normalise=mean, w_min=0.5, w_max=5, ema_decay=0.99")
+    run = Run(validate_config({"sparsity": sparsity}), Layout(results=results))
+    sentence = claims_report.weightings(table)
+    assert sentence.endswith(f"(sparsity.dynamic): {expected}.") and "dynamic trained with" in sentence
+    assert "normalise=densest, w\\_min=1" in claims_report.latex(run, table)  # the caption says it too
 
 
 def test_claims_table_on_the_sparsest_domain_and_restricted_methods(tmp_path):

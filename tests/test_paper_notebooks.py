@@ -99,6 +99,8 @@ def test_claims_notebook(paper_results, run_notebook):
     assert "not measured in this run" in html and "inconclusive" in html and "background-color" in html
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert f"at least {claims.MIN_TEST_CASES} test cases" in text  # the rules, from the constants
+    assert f"**Weighting:** Every verdict judges dynamic trained with the dynamic weighting of the run's config " \
+           f"(sparsity.dynamic): {claims.weighting(run.config['sparsity']['dynamic'])}." in text
     for suffix in ("png", "pdf"):
         assert nonempty(paper_results / "figures" / "claims" / f"claims_lifts.{suffix}")
 

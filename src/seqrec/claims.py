@@ -47,6 +47,9 @@ NEGLIGIBLE_LIFT = 0.01
 DENSE_TOLERANCE = 0.02
 OVERHEAD_BOUND = 0.01  # the paper: dynamic weighting adds less than 1% to the training time
 BASELINES = BASELINE_LABELS  # the registry's baselines, by the label the paper gives them
+# The settings of the dynamic weighting (config `sparsity.dynamic`) that make the method every claim
+# judges: the run's own, so a verdict always says which weighting produced it.
+WEIGHTING_SETTINGS = ("score", "alpha", "normalise", "w_min", "w_max", "ema_decay")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,15 @@ Each claim gets one of five verdicts, computed from this run's numbers by `src/s
   *{NOT_MEASURED}*: the inputs are absent (a method not run, a file missing) or the lift is
   undefined (both models score 0 in the domain).
 """
+
+
+def weighting(dynamic: Mapping) -> str:
+    """The dynamic weighting behind the verdicts, from a validated config's `sparsity.dynamic`:
+    "score=inverse_frequency, alpha=0.5, normalise=mean, w_min=0.5, w_max=5, ema_decay=0.99"."""
+    def value(v) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{key}={value(dynamic[key])}" for key in WEIGHTING_SETTINGS)
 
 
 # Verdict functions: plain numbers in, one of VERDICTS out.

@@ -17,7 +17,7 @@ import pandas as pd
 from seqrec.claims import (
     BASELINES, CLAIMS, DENSE_TOLERANCE, INCONCLUSIVE, METHOD, NOT_MEASURED, NOT_REPRODUCED, PAPER_DOMAIN, PARTLY,
     REFERENCE, REPRODUCED, STRENGTH, Claim, below_verdict, claim_domain, evidence_gap, improvement_verdict,
-    inconclusive_basis, judged_verdict, lift_verdict, maintained_verdict, weakest,
+    inconclusive_basis, judged_verdict, lift_verdict, maintained_verdict, weakest, weighting,
 )
 from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.io import read_json
@@ -28,7 +28,7 @@ from seqrec.stats import METRIC_LABELS, load_runs, pooled_lifts
 
 COLUMNS = [
     "claim", "statement", "dataset", "domain", "metric", "paper", "paper_value", "measured",
-    "low", "high", "interval", "n_cases", "seeds", "source", "verdict", "basis",
+    "low", "high", "interval", "n_cases", "seeds", "source", "verdict", "basis", "weighting",
 ]
 COLORS = {REPRODUCED: "#c7e9c0", PARTLY: "#fff3b0", NOT_REPRODUCED: "#f4c2c2", INCONCLUSIVE: "#d0e2f3",
           NOT_MEASURED: "#e6e6e6"}
@@ -239,12 +239,15 @@ JUDGES = {"lift": lift_claim, "maintained": maintained_claim, "overhead": overhe
 
 
 def table(run: Run) -> pd.DataFrame:
-    """One row per (claim, dataset) with the paper's value, this run's value and the verdict."""
+    """One row per (claim, dataset) with the paper's value, this run's value, the verdict and the
+    dynamic weighting it judged (none where the run did not train dynamic)."""
     rows = []
     for dataset in run.datasets:
         data = Evidence(run, dataset)
         rows += [JUDGES[claim.kind](claim, data) for claim in CLAIMS]
     frame = pd.DataFrame(rows, columns=COLUMNS)
+    if METHOD in run.methods:
+        frame["weighting"] = weighting(run.config["sparsity"]["dynamic"])
     return frame.astype({"measured": float, "low": float, "high": float, "paper_value": float, "n_cases": "Int64"})
 
 
@@ -301,6 +304,15 @@ def styled(run: Run, table: pd.DataFrame):
     )
 
 
+def weightings(table: pd.DataFrame) -> str:
+    """The dynamic weighting(s) the claims table's verdicts judged, as one sentence."""
+    used = list(pd.unique(table["weighting"].dropna()))
+    if not used:
+        return f"No verdict judges a dynamic weighting: the run did not train {METHOD}."
+    return (f"Every verdict judges {METHOD} trained with the dynamic weighting of the run's config "
+            f"(sparsity.dynamic): {'; '.join(used)}.")
+
+
 def latex(run: Run, table: pd.DataFrame) -> str:
     """A booktabs table: claim, dataset, paper, this run, where, verdict."""
     from seqrec.report.format import latex_table, tex
@@ -313,7 +325,7 @@ def latex(run: Run, table: pd.DataFrame) -> str:
     caption = ("The paper's claims next to this run's measurements. Lifts are relative changes over "
                "the generic model with a bootstrap confidence interval over users; the overhead is the "
                "mean share of training time spent on the dynamic weights, with its range over runs. "
-               "Verdicts follow the rules of src/seqrec/claims.py.")
+               f"Verdicts follow the rules of src/seqrec/claims.py. {tex(weightings(table))}")
     return latex_table([frame.columns[0]], [("", list(frame.columns[1:]))], [(None, rows)], caption, "tab:claims")
 
 
