@@ -2,7 +2,7 @@
 step against a `generic` one, side by side in one run.
 
     PYTHONPATH=src python benchmarks/scan.py [--threads 2] [--repeats 3] [--steps 5] [--device auto]
-        [--chunk-sizes 8 16 32] [--users 6040 --items 3700 --interactions 1000000]
+        [--chunk-sizes 8 16 32] [--users 6040 --items 3700 --interactions 1000000] [--reference FILE]
 
 Data: an ML-1M-shaped synthetic dataset (seqrec.datasets.synthetic), the settings of config/paper.yaml
 (max_len 200, batch 128, d_model 64; SIGMA: d_state 32, expand 2, 4 random prefixes per sequence).
@@ -14,11 +14,15 @@ Data: an ML-1M-shaped synthetic dataset (seqrec.datasets.synthetic), the setting
     shared machine the minimum is the steadier), their ratios loop / parallel, and the peak memory of
     one forward + backward above its inputs (CPU: the peak RSS of a fresh process, Linux; GPU:
     max_memory_allocated).
-(b) One training step (forward, loss, backward, optimiser) of `generic`, of `sigma` with the parallel
-    scan and of `sigma` with the loop, on the same batches of an epoch (Trainer.epoch_batches: users
-    of similar length, cut to the longest; the two SIGMAs with the same prefixes and dropout),
-    interleaved step by step: the total wall ms, its ratio to `generic` (an epoch's ratio) and the
-    median of the per-step ratios.
+(b) One training step (forward, loss, backward, optimiser) of `generic`, of `sigma` as it is (rows in
+    groups of similar length, the parallel scan), of `sigma` with the loop scan and, with
+    `--reference FILE`, of the SIGMA of another model file, e.g. the previous commit's:
+        git show HEAD~1:src/seqrec/models/sigma.py > /tmp/sigma_before.py
+        PYTHONPATH=src python benchmarks/scan.py --threads 1 --reference /tmp/sigma_before.py
+    on the same batches of an epoch (Trainer.epoch_batches: users of similar length, cut to the
+    longest; every SIGMA with the same prefixes), interleaved step by step: the total wall ms and
+    process CPU s per step, their ratios to `generic` (an epoch's ratio) and the median of the
+    per-step wall ratios. On a shared machine the CPU seconds are the steadier.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import functools
+import importlib.util
 import multiprocessing
 import tempfile
 import time
@@ -42,6 +47,7 @@ from seqrec.datasets import synthetic
 from seqrec.device import SectionTimer, configure_threads, pick_device
 from seqrec.models import sigma
 from seqrec.prepare import prepare
+from seqrec import train as train_module
 from seqrec.train import Trainer, seed_everything
 from seqrec.weighting import domain_table
 
@@ -103,11 +109,24 @@ def in_fresh_process(function, *args):
 
 
 def timed(device: torch.device, function) -> float:
+    return timed_wall_and_cpu(device, function)[0]
+
+
+def timed_wall_and_cpu(device: torch.device, function) -> tuple[float, float]:
+    """Wall and process CPU seconds of one call."""
     synchronize(device)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     function()
     synchronize(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def reference_model_class(path: Path) -> type:
+    """The SIGMA class of another model file (e.g. an earlier version of seqrec/models/sigma.py)."""
+    spec = importlib.util.spec_from_file_location("sigma_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SIGMA
 
 
 def main() -> None:
@@ -121,7 +140,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=6040)
     parser.add_argument("--items", type=int, default=3700)
     parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--reference", type=Path,
+                        help="(b): also time the SIGMA of this model file (e.g. the previous commit's sigma.py)")
     args = parser.parse_args()
+    if args.reference is not None and not args.reference.is_file():
+        parser.error(f"--reference {args.reference}: no such file")
 
     configure_threads(args.threads)
     device = pick_device(args.device)
@@ -147,6 +170,12 @@ def main() -> None:
     for name, method in (("generic", "generic"), ("sigma", "sigma"), ("sigma, loop scan", "sigma")):
         seed_everything(0)
         trainers[name] = Trainer(interactions, items, domains, method, "synthetic", config, device)
+    if args.reference is not None:
+        reference = reference_model_class(args.reference)
+        seed_everything(0)
+        with mock.patch.object(train_module, "architecture_class", lambda architecture: reference):
+            trainers[f"sigma, {args.reference.name}"] = Trainer(interactions, items, domains, "sigma", "synthetic",
+                                                               config, device)
     batches = trainers["generic"].epoch_batches()[: args.steps + 1]  # users of similar length, cut to the longest
     rows_, width = max(batches, key=lambda batch: batch[1])
     sequences = trainers["sigma"].inputs[rows_, :width]
@@ -183,17 +212,23 @@ def main() -> None:
     step_seconds = {name: [] for name in trainers}
     for i, batch in enumerate(batches):
         for name, trainer in trainers.items():
-            torch.manual_seed(i)  # the same prefixes and dropout for both SIGMAs
+            torch.manual_seed(i)  # the same prefixes for every SIGMA
             with mock.patch.object(sigma, "scan", loop_scan) if "loop" in name else contextlib.nullcontext():
-                seconds_ = timed(device, functools.partial(trainer.train_step, batch, SectionTimer(device)))
+                seconds_ = timed_wall_and_cpu(device, functools.partial(trainer.train_step, batch,
+                                                                        SectionTimer(device)))
             if i > 0:
                 step_seconds[name].append(seconds_)
     generic = np.array(step_seconds["generic"])
-    print(f"{'method':<20}{'total ms':>10}{'/ generic':>11}{'median step ratio':>19}   steps (ms)")
+    name_width = max(20, *(len(name) + 2 for name in trainers))
+    print(f"{'method':<{name_width}}{'total ms':>10}{'/ generic':>11}{'CPU s/step':>12}{'/ generic':>11}"
+          f"{'median step ratio':>19}   steps (ms)")
     for name, runs in step_seconds.items():
         runs = np.array(runs)
-        print(f"{name:<20}{1000 * runs.sum():>10.0f}{runs.sum() / generic.sum():>11.2f}"
-              f"{np.median(runs / generic):>19.2f}   " + " ".join(f"{1000 * s:.0f}" for s in runs))
+        wall, cpu = runs[:, 0], runs[:, 1]
+        print(f"{name:<{name_width}}{1000 * wall.sum():>10.0f}{wall.sum() / generic[:, 0].sum():>11.2f}"
+              f"{cpu.mean():>12.2f}{cpu.sum() / generic[:, 1].sum():>11.2f}"
+              f"{np.median(wall / generic[:, 0]):>19.2f}   " + " ".join(f"{1000 * s:.0f}" for s in wall))
+
 
 if __name__ == "__main__":
     main()

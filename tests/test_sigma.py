@@ -131,11 +131,12 @@ def test_row_blocks_go_by_length_and_stay_within_budget(monkeypatch):
     monkeypatch.setitem(sigma._BLOCK_ELEMENTS, "cpu", 12 * 6)  # 12 positions x rows of 6 states
     delta, A = torch.zeros(6, 2, 10), torch.zeros(2, 3)
     blocks = list(sigma._row_blocks(delta, A, [3, 10, 0, 5, 4, 1], chunk_size=4, n_work=2))
-    # longest first, each block cut to its longest row in whole chunks (10 -> 12, 5 -> 8 positions: one
-    # row each; 4 -> 4: three rows); the empty row is skipped
+    # longest first, each block cut to its longest row in whole chunks of at most 4, as even as can be
+    # (10 -> 3 chunks of 4: one row; 5 -> 2 chunks of 3: two rows; 3 -> 1 chunk of 3: the last two rows);
+    # the empty row is skipped
     assert [(rows.tolist(), length, chunk) for rows, length, chunk, _ in blocks] == [
-        ([1], 10, 4), ([3], 5, 4), ([4, 0, 5], 4, 4)]
-    assert [work.shape for *_, work in blocks] == [(2, 12 * 6), (2, 8 * 6), (2, 3 * 4 * 6)]
+        ([1], 10, 4), ([3, 4], 5, 3), ([0, 5], 3, 3)]
+    assert [work.shape for *_, work in blocks] == [(2, 12 * 6), (2, 2 * 6 * 6), (2, 2 * 3 * 6)]
 
 
 def test_selective_scan_in_float32_under_bf16_inputs():
@@ -245,6 +246,54 @@ def test_extra_padding_columns_do_not_change_real_positions():
     real = sequences.ne(0)
     with torch.no_grad():
         torch.testing.assert_close(model(padded)[:, :10][real], model(sequences)[real], rtol=1e-5, atol=1e-5)
+
+
+def test_length_groups_go_by_length_and_leave_out_empty_rows():
+    groups = sigma.length_groups([3, 10, 0, 5, 4, 1, 10], rows_per_group=2)
+    assert [(rows.tolist(), width) for rows, width in groups] == [([1, 6], 10), ([3, 4], 5), ([0, 5], 3)]
+
+
+def test_rows_run_in_groups_of_similar_length_cut_to_their_longest(monkeypatch):
+    """Training's random prefixes differ widely in length: no layer sees the padding after a group's
+    longest row."""
+    monkeypatch.setattr(sigma, "_GROUP_ROWS", 2)
+    model = make_model(n_layers=2)
+    widths = []
+    model.layers[0].register_forward_hook(lambda module, inputs, output: widths.append(tuple(inputs[0].shape[:2])))
+    sequences, _ = right_padded([2, 12, 3, 11, 0], 12)
+    model(sequences)
+    assert widths == [(2, 12), (2, 3)]
+
+
+@pytest.mark.parametrize("rows_per_group", [1, 2, 3])
+def test_grouped_rows_give_the_loss_and_gradients_of_the_whole_batch(rows_per_group, monkeypatch):
+    """forward (rows in groups cut to their longest) against encode (the whole batch at full width):
+    the same hidden states, loss and gradients of every parameter, rows of every length (eval mode:
+    no dropout)."""
+    monkeypatch.setattr(sigma, "_GROUP_ROWS", rows_per_group)
+    model = perturb(make_model(n_layers=2)).double().eval()
+    sequences, lengths = right_padded([12, 1, 7, 12, 3, 0, 9], 12)
+    targets = torch.tensor([3, 7, 11, 20, 5, 9, 1])
+    results = []
+    for forward in (model.forward, model.encode):
+        model.zero_grad()
+        hidden = forward(sequences)
+        last = (lengths - 1).clamp_min(0)
+        full_softmax_loss(hidden[torch.arange(7), last], targets, model.item_embeddings()).backward()
+        results.append([hidden] + [p.grad.clone() for p in model.parameters()])
+    for grouped, whole in zip(*results):
+        torch.testing.assert_close(grouped, whole, rtol=1e-10, atol=1e-12)
+
+
+def test_training_mode_is_the_same_for_the_same_seed():
+    """Dropout is drawn group by group: the same seed still gives the same hidden states."""
+    sequences, _ = right_padded([12, 2, 7, 5, 9, 1], 12)
+    outputs = []
+    for _ in range(2):
+        model = make_model(seed=5)
+        torch.manual_seed(8)
+        outputs.append(model(sequences))
+    assert torch.equal(*outputs)
 
 
 def test_a_few_adam_steps_decrease_the_loss():

@@ -38,8 +38,10 @@ Adapted, and why:
   objective; the loss is this project's (full or log-Q sampled softmax).
 - The selective scan is written in PyTorch, in chunked parallel form with a hand-written backward
   (float32, autocast off; the step-by-step loop stays as its reference); on a CPU it skips each
-  row's padding. On CUDA with mamba-ssm installed the fused kernel `selective_scan_fn` of the
-  released code's dependency is used instead (same arguments).
+  row's padding, and the model runs a batch's rows in groups of similar length, each cut to its
+  longest row (the random training prefixes of one batch differ widely in length). On CUDA with
+  mamba-ssm installed the fused kernel `selective_scan_fn` of the released code's dependency is
+  used instead (same arguments).
 - The item embeddings follow the project's convention (normal, std d^-0.5, padding row zero)
   instead of the released code's N(0, 0.02); scores are tied to them.
 - Two details of the released code that look like slips are not copied: there the flipped gate's
@@ -68,6 +70,9 @@ CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py,
 # GPU a few large blocks, memory bounded at 4 x 512 MiB in float32.
 _BLOCK_ELEMENTS = {"cpu": 2 ** 21}
 _DEVICE_BLOCK_ELEMENTS = 2 ** 27
+# Rows per group of similar length in SIGMA.forward on a CPU: 512 random prefixes (batch 128 x 4) make 16 groups
+# with 6% padding (16 rows: 3%, 64: 12%); 16, 32 and 64 measured within noise (benchmarks/scan.py, max_len 200).
+_GROUP_ROWS = 32
 _LOOP_ROW_ELEMENTS = 2 ** 16  # the loop: batch rows per call, rows * D * N <= this (a [rows, D, N] state fits L2)
 
 
@@ -211,12 +216,13 @@ def _row_blocks(delta: torch.Tensor, A: torch.Tensor, lengths: list[int] | None,
         order = torch.tensor(lengths).argsort(descending=True, stable=True)
         lengths = [lengths[i] for i in order.tolist()]
         order = order.to(delta.device)
-    blocks, start = [], 0
-    while start < batch and lengths[start] > 0:
+    blocks, start, n_real = [], 0, sum(length > 0 for length in lengths)
+    while start < n_real:
         length = lengths[start]
-        chunk = min(chunk_size, length)
-        padded = -(-length // chunk) * chunk
-        stop = min(batch, start + max(1, budget // padded))
+        chunks = -(-length // chunk_size)
+        chunk = -(-length // chunks)  # at most chunk_size, and whole chunks pad fewer than `chunks` positions
+        padded = chunks * chunk
+        stop = min(n_real, start + max(1, budget // padded))
         blocks.append((start, stop, length, chunk, (stop - start) * padded * A.numel()))
         start = stop
     work = delta.new_empty(n_work, max((size for *_, size in blocks), default=0))
@@ -247,9 +253,10 @@ def _chunk_states(d, x, A_t, b, decay, states, since_start):
     """Every state of every chunk, in place: decay = exp(delta A), states = h, since_start = product of the
     decays from the chunk's start (may be `decay` itself). d, x [T, chunks, rows, D]; b [T, chunks, rows, N];
     A_t [N, D]. Returns the state entering each chunk [chunks, rows, N, D]."""
-    torch.mul(d.unsqueeze(-2), A_t, out=decay)
-    # exp is ~30x slower for results below the smallest normal float; such decays are zero to float precision.
-    decay.clamp_min_(math.log(torch.finfo(decay.dtype).tiny)).exp_()
+    # exp(delta A) as 2 ** (delta A log2 e): torch's exp2 is ~3x faster than its exp on a CPU (AVX-512).
+    torch.mul(d.unsqueeze(-2), A_t * math.log2(math.e), out=decay)
+    # exp2 is ~30x slower for results below the smallest normal float; such decays are zero to float precision.
+    decay.clamp_min_(math.log2(torch.finfo(decay.dtype).tiny)).exp2_()
     torch.mul(b.unsqueeze(-1), x.unsqueeze(-2), out=states)
     if since_start is not decay:
         since_start[0] = decay[0]
@@ -489,7 +496,26 @@ class SIGMA(SequenceModel):
             self.item_embedding.weight[0].zero_()
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
-        """sequences [B, L] of item ids (0 = padding, right-padded) -> hidden states [B, L, d]."""
+        """sequences [B, L] of item ids (0 = padding, right-padded) -> hidden states [B, L, d].
+
+        On a CPU the rows run in groups of similar length (`length_groups`), each cut to its longest row:
+        the random prefixes of a training batch differ widely in length, and a real position never
+        depends on the padding after it, so the result is that of the whole batch at once (`encode`).
+        On a GPU, where reading the lengths would wait for it, the batch runs whole."""
+        if sequences.device.type != "cpu":
+            return self.encode(sequences)
+        groups = length_groups(sequences.ne(0).sum(1).tolist(), _GROUP_ROWS)
+        if not groups:  # not a single item
+            return self.encode(sequences)
+        outputs = [self.encode(sequences[rows, :width]) for rows, width in groups]
+        # Padding, and rows without any item (none in training), stay zero, as in `encode`.
+        hidden = outputs[0].new_zeros(*sequences.shape, outputs[0].shape[-1])
+        for (rows, width), output in zip(groups, outputs):
+            hidden[rows, :width] = output
+        return hidden
+
+    def encode(self, sequences: torch.Tensor) -> torch.Tensor:
+        """forward on the whole batch at its full width."""
         real = sequences.ne(0).unsqueeze(-1)
         lengths = sequences.ne(0).sum(1)
         flip_index = partial_flip_index(lengths, sequences.shape[1], self.n_unflipped)
@@ -500,6 +526,14 @@ class SIGMA(SequenceModel):
 
     def item_embeddings(self) -> torch.Tensor:
         return self.item_embedding.weight
+
+
+def length_groups(lengths: list[int], rows_per_group: int) -> list[tuple[torch.Tensor, int]]:
+    """(row index, width) per group of at most `rows_per_group` rows of similar length: rows by decreasing
+    length, each group's width its longest row; rows of length 0 are left out."""
+    order = torch.tensor(lengths).argsort(descending=True, stable=True)
+    n_real = sum(length > 0 for length in lengths)
+    return [(rows, lengths[rows[0]]) for rows in order[:n_real].split(rows_per_group)]
 
 
 def _released_init(module: nn.Module) -> None:
