@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from seqrec.evaluate import EvalFiles, evaluate
 from seqrec.sequences import evaluation_cases
@@ -61,3 +62,7 @@ def test_evaluate_writes_both_splits_with_the_same_columns(tiny_dataset, tmp_pat
         assert list(pd.read_parquet(metrics_path).columns) == list(pd.read_parquet(outputs.metrics).columns)
     test, valid = pd.read_parquet(outputs.per_case), pd.read_parquet(outputs.valid_per_case)
     assert not np.array_equal(test["rank"], valid["rank"])  # scored on its own targets, not a copy
+    # The model kept is the training's best on the validation split: the step scores it the same.
+    metrics = pd.read_parquet(outputs.valid_metrics).query("scope == 'overall' and metric == 'ndcg' and k == 10")
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert metrics["value"].item() == pytest.approx(history["valid_ndcg@10"].max(), abs=1e-6)

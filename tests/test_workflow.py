@@ -61,6 +61,7 @@ def test_workflow_runs_the_ablations(finished_run):
     assert set(lift["method"]) == {"no_ema", "fixed_4"} and set(lift["reference"]) == {"generic"}
     html = (finished_run / "results" / "notebooks" / "ablations.html").read_text()
     assert "no_ema" in html and "data:image/png;base64" in html
+    assert "validation (" in html and "test (" in html  # the splits side by side, with their case counts
 
 
 @pytest.mark.slow
