@@ -62,19 +62,28 @@ def training_steps(trainer, k: int) -> Sampled:
                    len(chosen), len(batches))
 
 
-def evaluation_batches(model, cases: EvalCases, batch_size: int, k: int, mask_history: bool = True) -> Sampled:
-    """Mean seconds of an evaluation batch of rank_cases over `cases`, from k of its batches (the
-    same batches rank_cases forms: cases sorted by history length, `batch_size` at a time)."""
+def evaluation_batches(model, cases: EvalCases, batch_size: int, k: int, mask_history: bool = True,
+                       n_cases: int | None = None) -> Sampled:
+    """Mean seconds of a batch of rank_cases over `n_cases` cases (default: `cases`), from k of its
+    batches: the batches rank_cases forms (cases sorted by history length, `batch_size` at a time).
+
+    With n_cases > len(cases), `cases` is a sample of them: position p of the whole length order is
+    taken as the sample's case at position p * len(cases) // n_cases (cases repeat), so a batch has
+    the rows and the range of lengths of the whole evaluation's batch at that place.
+    """
+    n_cases = len(cases.users) if n_cases is None else n_cases
     order = np.argsort(cases.lengths, kind="stable")
-    groups = np.split(order, np.arange(batch_size, len(order), batch_size))
-    chosen = [groups[i] for i in spread(np.array([cases.lengths[g].max() for g in groups]), k)]
-    rank_cases(model, cases.take(chosen[len(chosen) // 2]), batch_size, mask_history)  # warm-up
-    parts = [cases.take(rows) for rows in chosen]
+    positions = np.arange(n_cases)
+    groups = np.split(order[positions * len(order) // n_cases], np.arange(batch_size, n_cases, batch_size))
+    chosen = np.sort(spread(np.array([cases.lengths[g].max() for g in groups]), k))
+    rank_cases(model, cases.take(groups[chosen[len(chosen) // 2]]), batch_size, mask_history)  # warm-up
+    # One call over the chosen batches, in length order: rank_cases forms exactly these batches again
+    # (all but the last, the longest, are full), and its setup (e.g. the item embeddings) runs once.
+    part = cases.take(np.concatenate([groups[i] for i in chosen]))
     device = cases.inputs.device
     _synchronize(device)
     start, start_cpu = time.perf_counter(), time.process_time()
-    for part in parts:
-        rank_cases(model, part, batch_size, mask_history)
+    rank_cases(model, part, batch_size, mask_history)
     _synchronize(device)
     return Sampled((time.perf_counter() - start) / len(chosen), (time.process_time() - start_cpu) / len(chosen),
                    len(chosen), len(groups))
