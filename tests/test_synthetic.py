@@ -1,10 +1,17 @@
 """The synthetic dataset poses the paper's question: sparse domains, long tail, sequences."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from seqrec.config import load_config
 from seqrec.datasets import synthetic
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +101,32 @@ def test_write_and_load_raw_round_trip(tmp_path):
     expected, expected_items = synthetic.generate(**params)
     pd.testing.assert_frame_equal(interactions, expected)
     assert items["domains"].map(list).tolist() == expected_items["domains"].tolist()
+
+
+def test_the_default_config_gives_every_sparse_domain_100_test_cases(tmp_path):
+    """config/config.yaml's data through the workflow's steps (synthesize, prepare, sparsity):
+    sparse domains exist, are sparse in training, and each has enough test cases to measure a lift."""
+    config = ROOT / "config" / "config.yaml"
+    threshold = load_config(config)["sparsity"]["sparse_share_threshold"]
+
+    def step(*args):
+        subprocess.run([sys.executable, "-m", "seqrec", *args, "--config", str(config)], check=True,
+                       env={"PYTHONPATH": str(ROOT / "src")}, timeout=300, capture_output=True)
+
+    raw, data, sparsity = tmp_path / "raw", tmp_path / "data", tmp_path / "sparsity"
+    step("synthesize", "--out", str(raw))
+    step("prepare", "--dataset", "synthetic", "--raw", str(raw), "--out", str(data))
+    step("sparsity", "--dataset", "synthetic", "--interactions", str(data / "interactions.parquet"),
+         "--items", str(data / "items.parquet"), "--domains", str(sparsity / "domains.parquet"),
+         "--table", str(sparsity / "domains.csv"), "--power-users", str(sparsity / "power_users.parquet"))
+    domains = pd.read_parquet(sparsity / "domains.parquet").set_index("domain")
+    interactions = pd.read_parquet(data / "interactions.parquet")
+    items = pd.read_parquet(data / "items.parquet")
+    test = interactions[interactions["split"] == "test"].merge(items, on="item")
+    cases = test["domains"].explode().value_counts()
+
+    sparse = domains.index[domains["is_sparse"]]
+    assert len(sparse) >= 3, f"the default has only {len(sparse)} sparse domain(s)"
+    assert len(sparse) < len(domains) and domains["share"].max() > 10 * threshold  # and dense ones
+    few = {d: int(cases.get(d, 0)) for d in sparse if cases.get(d, 0) < 100}
+    assert not few, f"sparse domains with fewer than 100 test cases: {few}"
