@@ -25,10 +25,10 @@ CASES = {"Dense": 10, "Dense2": 6, "Rare": 5, "other": 4}
 SHARES = {"Dense": 0.6, "Dense2": 0.3, "Rare": 0.02, "other": 0.08}
 
 
-def write_dataset(results: Path, dataset: str, runs: dict) -> None:
+def write_dataset(results: Path, dataset: str, runs: dict, shares: dict = SHARES) -> None:
     """The domain table and the per-case files of `runs`: (method, seed) -> multiplier per domain."""
     layout = Layout(results=results)
-    domains = pd.DataFrame({"domain": list(SHARES), "share": list(SHARES.values())})
+    domains = pd.DataFrame({"domain": list(shares), "share": list(shares.values())})
     write_parquet(domains.assign(is_sparse=domains["share"] < 0.03), layout.path("domains", dataset=dataset))
     targets = [d for d, n in CASES.items() for _ in range(n)]
     generic = 0.1 + 0.02 * np.arange(len(targets))  # varied per case: only the ratios are constant
@@ -169,3 +169,14 @@ def test_the_measurement_config_makes_every_dynamic_variant_a_candidate_with_two
     assert {c.seeds for c in candidates(run)} == {(1, 2)}
     assert "densest_weighs_one" in dynamic
     assert run.config["ablations"]["variants"] == defaults  # the fixed-weight sweep is measured beside them
+
+
+def test_the_catch_all_domain_is_not_a_sparse_domain_even_below_the_threshold(tmp_path):
+    # "other" (items without metadata) below the threshold: its cases, where dynamic loses half,
+    # must not enter the sparse-domain score, which is then Rare's +20% alone.
+    write_dataset(tmp_path, "synthetic", {
+        ("generic", 1): {}, ("generic", 2): {},
+        ("dynamic", 1): {"Rare": 1.2, "other": 0.5}, ("dynamic", 2): {"Rare": 1.2, "other": 0.5},
+    }, shares={**SHARES, "other": 0.01})
+    frame = table(Run(config(["synthetic"], {}), Layout(results=tmp_path)))
+    assert rows(frame).loc["dynamic", "sparse_lift"] == pytest.approx(0.2)

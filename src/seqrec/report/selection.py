@@ -119,7 +119,7 @@ def dataset_rows(run: Run, dataset: str, group: list[Candidate], rng: np.random.
     column = f"{METRIC}@{k}"
 
     domains = run.domains(dataset)
-    sparse = set(domains.loc[domains["is_sparse"].astype(bool), "domain"])
+    sparse = set(domains.loc[domains["is_sparse"].astype(bool), "domain"]) - {OTHER_DOMAIN}
     dense = set(domains["domain"]) - sparse - {OTHER_DOMAIN}
     lifts = lift_table(runs, [k], REFERENCE, aggregate["n_bootstrap"], aggregate["confidence"], aggregate["seed"])
     worst = _worst_dense(lifts.loc[lifts["metric"] == METRIC], dense, dataset)
