@@ -67,7 +67,8 @@ def scan_with(monkeypatch, variant):
     """selective_scan run the way SCANS[variant] says."""
     settings = dict(SCANS[variant])
     monkeypatch.setattr(sigma, "_LOOP_ROW_ELEMENTS", settings.pop("loop_rows", sigma._LOOP_ROW_ELEMENTS))
-    monkeypatch.setitem(sigma._BLOCK_ELEMENTS, "cpu", settings.pop("block_elements", sigma._BLOCK_ELEMENTS["cpu"]))
+    if "block_elements" in settings:
+        monkeypatch.setattr(sigma, "_block_elements", lambda device, elements=settings.pop("block_elements"): elements)
     return functools.partial(selective_scan, **settings)
 
 
@@ -128,7 +129,7 @@ def test_parallel_scan_matches_the_loop_with_gradients(dtype, tolerance):
 
 
 def test_row_blocks_go_by_length_and_stay_within_budget(monkeypatch):
-    monkeypatch.setitem(sigma._BLOCK_ELEMENTS, "cpu", 12 * 6)  # 12 positions x rows of 6 states
+    monkeypatch.setattr(sigma, "_block_elements", lambda device: 12 * 6)  # 12 positions x rows of 6 states
     delta, A = torch.zeros(6, 2, 10), torch.zeros(2, 3)
     blocks = list(sigma._row_blocks(delta, A, [3, 10, 0, 5, 4, 1], chunk_size=4, n_work=2))
     # longest first, each block cut to its longest row in whole chunks of at most 4, as even as can be

@@ -65,10 +65,11 @@ from seqrec.models.base import SequenceModel
 CHUNK_SIZE = 16  # positions per chunk of the parallel scan (benchmarks/scan.py, CPU, max_len 200: 8 and 16 within
 # 3%, 32 5-20% slower; fewer chunks to carry the state across than 8)
 # State elements in one block of rows of the parallel scan ([positions, rows, N, D] per work tensor, four in
-# the backward): on a CPU two rows at max_len 200, whose work tensors stay within the caches of two cores
-# (four rows: ~1.3x slower; one row: as fast on one core, twice the operations to wait for on two); on a
-# GPU a few large blocks, memory bounded at 4 x 512 MiB in float32.
-_BLOCK_ELEMENTS = {"cpu": 2 ** 21}
+# the backward): on a CPU 2 ** 20 per thread, one row at max_len 200 per thread, whose work tensors stay
+# within the caches (on two threads two rows: four rows ~1.3x slower, one row twice the operations to wait
+# for; on one thread, with other jobs on the machine, 2 ** 21 12-20% slower, 2 ** 19 as fast); on a GPU a
+# few large blocks, memory bounded at 4 x 512 MiB in float32.
+_CPU_BLOCK_ELEMENTS_PER_THREAD = 2 ** 20
 _DEVICE_BLOCK_ELEMENTS = 2 ** 27
 # Rows per group of similar length in SIGMA.forward on a CPU: 512 random prefixes (batch 128 x 4) make 16 groups
 # with 6% padding (16 rows: 3%, 64: 12%); 16, 32 and 64 measured within noise (benchmarks/scan.py, max_len 200).
@@ -144,7 +145,7 @@ class _ChunkedRecurrence(torch.autograd.Function):
     matrix products only with one scalar decay per head; Mamba-1's decay differs per channel and state,
     so it would cost T / 2 exponentials per state instead of one, the dominant cost here.
 
-    Rows are processed in blocks of at most `_BLOCK_ELEMENTS` states. Given `lengths` (a list: CPU only),
+    Rows are processed in blocks of at most `_block_elements` states. Given `lengths` (a list: CPU only),
     rows are sorted by length and each block is cut to its longest row: positions after it are not
     computed and come out as zero.
     """
@@ -203,13 +204,19 @@ class _ChunkedRecurrence(torch.autograd.Function):
         return grad_delta, grad_du, grad_A_t.T, grad_B, grad_C, None, None
 
 
+def _block_elements(device: torch.device) -> int:
+    if device.type == "cpu":
+        return _CPU_BLOCK_ELEMENTS_PER_THREAD * torch.get_num_threads()
+    return _DEVICE_BLOCK_ELEMENTS
+
+
 def _row_blocks(delta: torch.Tensor, A: torch.Tensor, lengths: list[int] | None, chunk_size: int, n_work: int):
     """(row index, length, chunk size, work tensors) per block of rows; one work allocation serves all blocks.
 
-    A block holds at most `_BLOCK_ELEMENTS` states (at least one row); with `lengths`, rows go by
+    A block holds at most `_block_elements` states (at least one row); with `lengths`, rows go by
     decreasing length and each block is cut to its longest row (rows of length 0 are skipped)."""
     batch, _, full = delta.shape
-    budget = _BLOCK_ELEMENTS.get(delta.device.type, _DEVICE_BLOCK_ELEMENTS) // A.numel()  # positions x rows
+    budget = _block_elements(delta.device) // A.numel()  # positions x rows
     if lengths is None:
         order, lengths = torch.arange(batch, device=delta.device), [full] * batch
     else:
