@@ -3,9 +3,12 @@ step against a `generic` one, side by side in one run.
 
     PYTHONPATH=src python benchmarks/scan.py [--threads 2] [--repeats 3] [--steps 5] [--device auto]
         [--chunk-sizes 8 16 32] [--users 6040 --items 3700 --interactions 1000000] [--reference FILE]
+        [--loss sampled_softmax|full_softmax]
 
 Data: an ML-1M-shaped synthetic dataset (seqrec.datasets.synthetic), the settings of config/paper.yaml
-(max_len 200, batch 128, d_model 64; SIGMA: d_state 32, expand 2, 4 random prefixes per sequence).
+(max_len 200, batch 128, d_model 64; SIGMA: d_state 32, expand 2, 4 random prefixes per sequence), its
+loss unless `--loss` says otherwise (`generic` trains every position, SIGMA one per prefix: the loss
+weighs more in `generic`'s step).
 
 (a) The scan alone, forward + backward, at the shapes SIGMA gives it there: 128 x 4 prefixes in both
     directions (1,024 rows), 200 positions, d_inner 128, d_state 32. Rows at full length, and with the
@@ -16,8 +19,8 @@ Data: an ML-1M-shaped synthetic dataset (seqrec.datasets.synthetic), the setting
     max_memory_allocated).
 (b) One training step (forward, loss, backward, optimiser) of `generic`, of `sigma` as it is (rows in
     groups of similar length, the parallel scan), of `sigma` with the loop scan and, with
-    `--reference FILE`, of the SIGMA of another model file, e.g. the previous commit's:
-        git show HEAD~1:src/seqrec/models/sigma.py > /tmp/sigma_before.py
+    `--reference FILE`, of the SIGMA of another model file, e.g. an earlier commit's:
+        git show COMMIT:src/seqrec/models/sigma.py > /tmp/sigma_before.py
         PYTHONPATH=src python benchmarks/scan.py --threads 1 --reference /tmp/sigma_before.py
     on the same batches of an epoch (Trainer.epoch_batches: users of similar length, cut to the
     longest; every SIGMA with the same prefixes), interleaved step by step: the total wall ms and
@@ -122,11 +125,22 @@ def timed_wall_and_cpu(device: torch.device, function) -> tuple[float, float]:
 
 
 def reference_model_class(path: Path) -> type:
-    """The SIGMA class of another model file (e.g. an earlier version of seqrec/models/sigma.py)."""
+    """The SIGMA class of another model file (e.g. an earlier version of seqrec/models/sigma.py). Asked for
+    the last positions only, it runs its whole forward and picks them, as the trainer did before models
+    took `last_only`."""
     spec = importlib.util.spec_from_file_location("sigma_reference", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.SIGMA
+
+    class Reference(module.SIGMA):
+        def forward(self, sequences: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+            hidden = super().forward(sequences)
+            if not last_only:
+                return hidden
+            last = sequences.ne(0).sum(1).sub(1).clamp_min(0)
+            return hidden[torch.arange(len(hidden), device=hidden.device), last]
+
+    return Reference
 
 
 def main() -> None:
@@ -140,6 +154,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=6040)
     parser.add_argument("--items", type=int, default=3700)
     parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--loss", choices=["sampled_softmax", "full_softmax"],
+                        help="(b): the training loss (default: config/paper.yaml's)")
     parser.add_argument("--reference", type=Path,
                         help="(b): also time the SIGMA of this model file (e.g. the previous commit's sigma.py)")
     args = parser.parse_args()
@@ -150,6 +166,8 @@ def main() -> None:
     device = pick_device(args.device)
     config = load_config(PAPER_CONFIG)
     config["train"]["device"] = args.device
+    if args.loss is not None:
+        config["train"]["loss"] = args.loss
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         synthetic.write_raw(Path(tmp) / "raw", n_users=args.users, n_items=args.items,
@@ -164,7 +182,8 @@ def main() -> None:
           f"({time.perf_counter() - t0:.1f}s to generate and prepare)")
     print(f"device: {device}, threads: {torch.get_num_threads()}, max_len {train['max_len']}, "
           f"batch {train['batch_size']} x {train['prefixes_per_sequence']} prefixes (SIGMA), "
-          f"d_model {train['d_model']}, SIGMA d_state {train['sigma']['d_state']} expand {train['sigma']['expand']}")
+          f"d_model {train['d_model']}, SIGMA d_state {train['sigma']['d_state']} expand {train['sigma']['expand']}, "
+          f"loss {train['loss']}")
 
     trainers = {}
     for name, method in (("generic", "generic"), ("sigma", "sigma"), ("sigma, loop scan", "sigma")):

@@ -4,12 +4,15 @@ flip, padding, training and determinism."""
 import functools
 import importlib.util
 
+import pandas as pd
 import pytest
 import torch
 
+from seqrec.device import SectionTimer
 from seqrec.losses import full_softmax_loss
 from seqrec.models import sigma
 from seqrec.models.sigma import SIGMA, partial_flip_index, selective_scan, selective_scan_reference
+from seqrec.train import Trainer
 
 N_ITEMS = 40
 
@@ -345,3 +348,47 @@ def test_mamba_ssm_kernel_agrees_with_the_pytorch_scan():
     got = sigma.scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)
     torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(kernel(u, delta, A, B, C, D, z, delta_bias, True), expected, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_layers, share_mamba, n_unflipped", [(1, True, 5), (2, True, 2), (2, False, 0)])
+def test_last_only_gives_the_last_real_positions_with_their_gradients(n_layers, share_mamba, n_unflipped,
+                                                                      monkeypatch):
+    """forward(last_only=True), what the trainer asks of a non-causal model, against the full forward at
+    each row's last real position: the same states, loss and gradients (eval mode: no dropout), in
+    groups and as a whole batch; a row without items gives zeros."""
+    monkeypatch.setattr(sigma, "_GROUP_ROWS", 2)
+    model = perturb(make_model(n_layers=n_layers, share_mamba=share_mamba, n_unflipped=n_unflipped)).double().eval()
+    sequences, lengths = right_padded([12, 1, 7, 12, 3, 0, 9], 12)
+    targets = torch.tensor([3, 7, 11, 20, 5, 9, 1])
+    results = []
+    for last_states in (lambda: model(sequences)[torch.arange(7), (lengths - 1).clamp_min(0)],
+                        lambda: model(sequences, last_only=True),
+                        lambda: model.encode(sequences, last_only=True)):
+        model.zero_grad()
+        hidden = last_states()
+        full_softmax_loss(hidden, targets, model.item_embeddings()).backward()
+        results.append([hidden] + [p.grad.clone() for p in model.parameters()])
+    assert results[1][0].shape == (7, 16) and torch.all(results[1][0][5] == 0)
+    for other in results[1:]:
+        for expected, got in zip(results[0], other):
+            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_training_step_has_the_loss_of_the_whole_prefix_batch(tiny_dataset):
+    """Trainer.train_step (random prefixes; the model in groups of similar length, last positions only)
+    against the same prefixes through the whole batch at full width (eval mode: no dropout)."""
+    config, data, sparsity = tiny_dataset
+    config = {**config, "train": {**config["train"], "loss": "full_softmax"}}
+    trainer = Trainer(pd.read_parquet(data / "interactions.parquet"), pd.read_parquet(data / "items.parquet"),
+                      pd.read_parquet(sparsity / "domains.parquet"), "sigma", "synthetic", config, torch.device("cpu"))
+    trainer.model.eval()
+    torch.manual_seed(0)
+    rows, width = max(trainer.epoch_batches(), key=lambda batch: batch[1])
+    torch.manual_seed(1)
+    prefixes, targets, last = trainer.random_prefixes(trainer.inputs[rows, :width], trainer.targets[rows, :width])
+    assert len(set(prefixes.ne(0).sum(1).tolist())) > 2  # prefixes of several lengths: several groups
+    with torch.no_grad():
+        hidden = trainer.model.encode(prefixes)[torch.arange(len(prefixes)), last]
+        expected = trainer.loss(hidden, targets, trainer.position_weights(targets))
+    torch.manual_seed(1)
+    torch.testing.assert_close(trainer.train_step((rows, width), SectionTimer(trainer.device)), expected)

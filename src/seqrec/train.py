@@ -168,14 +168,12 @@ class Trainer:
         rows, width = batch
         inputs, targets = self.inputs[rows, :width], self.targets[rows, :width]
         if not self.causal:
-            inputs, targets, last = self.random_prefixes(inputs, targets)
+            inputs, targets, _ = self.random_prefixes(inputs, targets)  # each prefix ends at its last real item
         with autocast(self.device):
-            hidden = self.model(inputs)
+            hidden = self.model(inputs) if self.causal else self.model(inputs, last_only=True)
             auxiliary = self.model.auxiliary_loss(inputs, hidden)
         if self.causal:
             hidden, targets = hidden.flatten(0, 1), targets.flatten()
-        else:
-            hidden = hidden[torch.arange(len(hidden), device=self.device), last]
         with weighting_timer.section():
             self.weighting.observe(targets)
             weights = self.position_weights(targets)

@@ -6,7 +6,8 @@ so the losses of seqrec.losses apply unchanged. Three class attributes say how i
 
 - `causal`: the hidden state of position j depends only on the items at positions <= j, so the
   trainer trains every position at once; a non-causal model (SIGMA's flipped branch sees later
-  items) is trained on random prefixes, from their last position only.
+  items) is trained on random prefixes, from their last position only: its forward also takes
+  `last_only=True` and then returns only the hidden state at each row's last real position, [B, d].
 - `fitted`: the model has no parameters to train (pop); the trainer calls `fit` once instead.
 - `needs_item_text`: the model reads the item text embeddings of the text step (seqrec.text): its
   constructor takes `text_dim` and the trainer calls `set_item_text` before training.
@@ -49,7 +50,8 @@ class SequenceModel(nn.Module, ABC):
 
     def auxiliary_loss(self, sequences: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor | float:
         """The architecture's own extra objectives of a training batch (contrastive, adversarial),
-        already weighted, added to the next-item loss; `hidden` = forward(sequences). None: 0."""
+        already weighted, added to the next-item loss; `hidden` = forward(sequences) (for a non-causal
+        model, forward(sequences, last_only=True)). None: 0."""
         return 0.0
 
     def fit(self, item_train_counts: np.ndarray) -> None:

@@ -378,16 +378,20 @@ class Mamba(nn.Module):
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
 
-    def forward(self, hidden: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, lengths: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
         """[batch, L, d_model] -> [batch, L, d_model]; position t depends only on positions <= t.
 
-        lengths [batch]: real positions of each right-padded row; the output after them is zero."""
+        lengths [batch]: real positions of each right-padded row; the output after them is zero.
+        positions [batch]: only the output at this position of each row, [batch, d_model]."""
         x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # [batch, d_inner, L] each
         x = F.silu(self.conv1d(F.pad(x, (self.conv1d.kernel_size[0] - 1, 0))))  # left padding: causal
         dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dt @ self.dt_proj.weight.T).transpose(1, 2)  # the bias is added inside the scan
         y = scan(x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2), self.D,
                  z=z, delta_bias=self.dt_proj.bias, delta_softplus=True, lengths=lengths)
+        if positions is not None:
+            return self.out_proj(y[torch.arange(len(y), device=y.device), :, positions])
         return self.out_proj(y.transpose(1, 2))
 
 
@@ -404,6 +408,11 @@ def partial_flip_index(lengths: torch.Tensor, seq_len: int, n_unflipped: int) ->
 
 def _gather_positions(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+def _at_positions(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """[B, L, d] -> [B, d]: position positions[b] of each row b."""
+    return x[torch.arange(len(x), device=x.device), positions]
 
 
 class GMambaBlock(nn.Module):
@@ -428,24 +437,37 @@ class GMambaBlock(nn.Module):
         h = dense(x) + x
         return self.gate_dropout(self.gate_silu(F.silu(h)) + self.gate_sigmoid(torch.sigmoid(h)))
 
-    def pf_mamba(self, x: torch.Tensor, flip_index: torch.Tensor,
-                 lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pf_mamba(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor,
+                 last: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Both directions' outputs (zero after each row's length), the flipped one back in the original
-        positions."""
+        positions; with `last` [B], only at that position of each row ([B, d] each)."""
         flipped = _gather_positions(x, flip_index)
+        if last is None:
+            positions = flipped_positions = None
+        else:  # the flipped order holds original position t at flip_index[t]
+            positions, flipped_positions = last, flip_index[torch.arange(len(x), device=x.device), last]
         if self.mamba_flipped is None:  # one call on both directions: half the scan calls
-            forward, backward = self.mamba(torch.cat([x, flipped]), lengths.repeat(2)).chunk(2)
+            forward, backward = self.mamba(torch.cat([x, flipped]), lengths.repeat(2),
+                                           None if last is None else torch.cat([positions, flipped_positions])
+                                           ).chunk(2)
         else:
-            forward, backward = self.mamba(x, lengths), self.mamba_flipped(flipped, lengths)
-        return forward, _gather_positions(backward, flip_index)
+            forward = self.mamba(x, lengths, positions)
+            backward = self.mamba_flipped(flipped, lengths, flipped_positions)
+        if last is None:
+            backward = _gather_positions(backward, flip_index)
+        return forward, backward
 
-    def forward(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        forward, backward = self.pf_mamba(x, flip_index, lengths)
+    def forward(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor,
+                last: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, L, d] -> [B, L, d]; with `last` [B], only the output at that position of each row, [B, d]."""
+        forward, backward = self.pf_mamba(x, flip_index, lengths, last)
+        short_term, _ = self.gru(self.fe_conv(x.transpose(1, 2)).transpose(1, 2))
+        if last is not None:
+            x, short_term = (_at_positions(t, last) for t in (x, short_term))
         # The gate is position-wise, so gating the flipped branch after putting it back in the
         # original order equals gating it in flipped order from the flipped input.
         forward = forward * self.ds_gate(x, self.dense) + forward
         backward = backward * self.ds_gate(x, self.dense_flipped) + backward
-        short_term, _ = self.gru(self.fe_conv(x.transpose(1, 2)).transpose(1, 2))
         mixed = self.mix[0] * forward + self.mix[1] * backward + self.mix[2] * short_term
         return self.projection(mixed)
 
@@ -471,8 +493,12 @@ class SIGMALayer(nn.Module):
         self.norm = nn.LayerNorm(d_model, eps=1e-12)
         self.ffn = FeedForward(d_model, dropout)
 
-    def forward(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        h = self.dropout(self.block(x, flip_index, lengths))
+    def forward(self, x: torch.Tensor, flip_index: torch.Tensor, lengths: torch.Tensor,
+                last: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, L, d] -> [B, L, d]; with `last` [B], only the output at that position of each row, [B, d]."""
+        h = self.dropout(self.block(x, flip_index, lengths, last))
+        if last is not None:
+            x = _at_positions(x, last)
         return self.ffn(self.norm(h + x if self.residual else h))
 
 
@@ -502,34 +528,43 @@ class SIGMA(SequenceModel):
         with torch.no_grad():
             self.item_embedding.weight[0].zero_()
 
-    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
+    def forward(self, sequences: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """sequences [B, L] of item ids (0 = padding, right-padded) -> hidden states [B, L, d].
 
+        last_only: only the hidden state at each row's last real position, [B, d] (the trainer's, see
+        seqrec.models.base): the last layer computes nothing else after the scan.
         On a CPU the rows run in groups of similar length (`length_groups`), each cut to its longest row:
         the random prefixes of a training batch differ widely in length, and a real position never
         depends on the padding after it, so the result is that of the whole batch at once (`encode`).
         On a GPU, where reading the lengths would wait for it, the batch runs whole."""
         if sequences.device.type != "cpu":
-            return self.encode(sequences)
+            return self.encode(sequences, last_only)
         groups = length_groups(sequences.ne(0).sum(1).tolist(), _GROUP_ROWS)
         if not groups:  # not a single item
-            return self.encode(sequences)
-        outputs = [self.encode(sequences[rows, :width]) for rows, width in groups]
+            return self.encode(sequences, last_only)
+        outputs = [self.encode(sequences[rows, :width], last_only) for rows, width in groups]
         # Padding, and rows without any item (none in training), stay zero, as in `encode`.
-        hidden = outputs[0].new_zeros(*sequences.shape, outputs[0].shape[-1])
+        positions = () if last_only else (sequences.shape[1],)
+        hidden = outputs[0].new_zeros(len(sequences), *positions, outputs[0].shape[-1])
         for (rows, width), output in zip(groups, outputs):
-            hidden[rows, :width] = output
+            if last_only:
+                hidden[rows] = output
+            else:
+                hidden[rows, :width] = output
         return hidden
 
-    def encode(self, sequences: torch.Tensor) -> torch.Tensor:
+    def encode(self, sequences: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """forward on the whole batch at its full width."""
         real = sequences.ne(0).unsqueeze(-1)
         lengths = sequences.ne(0).sum(1)
         flip_index = partial_flip_index(lengths, sequences.shape[1], self.n_unflipped)
         x = self.norm(self.dropout(self.item_embedding(sequences))) * real
-        for layer in self.layers:
+        *inner, final = self.layers
+        for layer in inner:
             x = layer(x, flip_index, lengths) * real
-        return x
+        if not last_only:
+            return final(x, flip_index, lengths) * real
+        return final(x, flip_index, lengths, (lengths - 1).clamp_min(0)) * lengths.gt(0).unsqueeze(-1)
 
     def item_embeddings(self) -> torch.Tensor:
         return self.item_embedding.weight
