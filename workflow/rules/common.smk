@@ -15,6 +15,7 @@ from seqrec.datasets import get as get_dataset, raw_files
 from seqrec.layout import SPLITS, Layout, split_artifact
 from seqrec.methods import get_method
 from seqrec.report.index import notebooks
+from seqrec.report import selection
 
 # Errors name what the config came from: the one config file (see the Snakefile) and any --config.
 _config_source = " + ".join(
@@ -183,7 +184,8 @@ NOTEBOOK_TABLES = {
     "overhead": ["training_time", "overhead", "benchmarks"],
     "claims": ["claims"],
     "qualitative": ["qualitative", "qualitative_history", "qualitative_top"],
-    "ablations": ["ablations"],
+    # the selection rule of docs/weighting.md, where the run has a candidate (a dynamic weighting)
+    "ablations": ["ablations"] + (["weighting_selection"] if selection.applies(config) else []),
     "index": ["notebooks", "claims"],  # the listing of every other rendered notebook: the index comes last
 }
 NOTEBOOK_INPUTS = {

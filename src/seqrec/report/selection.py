@@ -64,6 +64,14 @@ def changed_settings(default: dict, variant: dict, prefix: str = "") -> list[str
     return changes
 
 
+def applies(config: dict) -> bool:
+    """Whether a run of `config` has a candidate of the rule: the `dynamic` method, or an enabled
+    ablation variant with method dynamic."""
+    ablations = config["ablations"]
+    variants = ablations["variants"].values() if ablations["enabled"] else []
+    return "dynamic" in config["methods"] or any(v["method"] == "dynamic" for v in variants)
+
+
 def candidates(run: Run) -> list[Candidate]:
     """The candidates of the rule in this run: `dynamic` (if configured), then the dynamic variants."""
     found = [Candidate("dynamic", tuple(run.seeds), ())] if "dynamic" in run.methods else []
