@@ -33,7 +33,12 @@ text encoding, aggregation and notebooks.
 
 GPU: no GPU is measured here. The GPU column extrapolates README's H200 rates for `generic`
 (1.25 M training positions/s at batch 128 with every batch padded to 200, 290,000 evaluated
-users/s at 3,700 items) to the generic, fixed, dynamic and ablation trainings only.
+users/s at 3,700 items) to the generic, fixed, dynamic and ablation trainings only. That rate was
+measured with the sampled softmax; with `loss: full_softmax` it holds for small catalogues only.
+
+Memory: the full softmax holds about 3 x positions x items float32 (logits, their log-softmax and
+gradient): a batch of 128 x 200 positions needs 18-19 GiB at 59-63 k items, more than a 24 GiB
+machine leaves; this script's sampled batches stop short of the widest one.
 """
 
 from __future__ import annotations
