@@ -31,6 +31,19 @@ def test_full_softmax_matches_brute_force():
     assert loss.item() == pytest.approx(expected / valid, rel=1e-5)
 
 
+@pytest.mark.parametrize("max_logits", [31, 100, 31 * 12])  # chunks of 1, 3 and all 12 positions
+def test_full_softmax_in_chunks_gives_the_loss_and_gradients_of_one_chunk(max_logits):
+    hidden, embeddings, targets, weights = (x.double() if x.is_floating_point() else x for x in setup())
+    gradients = []
+    for limit in [10**9, max_logits]:
+        h, e = hidden.clone().requires_grad_(), embeddings.clone().requires_grad_()
+        loss = full_softmax_loss(h, targets, e, weights, max_logits=limit)
+        loss.backward()
+        gradients.append((loss.detach(), h.grad, e.grad))
+    for whole, chunked in zip(*gradients):
+        torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+
+
 def test_unweighted_is_weight_one():
     hidden, embeddings, targets, _ = setup(1)
     ones = torch.ones(len(targets))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 def _weighted_mean(per_position: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -17,12 +18,33 @@ def _weighted_mean(per_position: torch.Tensor, targets: torch.Tensor, weights: t
     return (per_position * w).sum() / valid.sum().clamp_min(1)
 
 
-def full_softmax_loss(hidden: torch.Tensor, targets: torch.Tensor, item_embeddings: torch.Tensor,
-                      weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Cross-entropy over every item. hidden [N, d], targets [N] (0 = padding), item_embeddings [V+1, d]."""
+# Logits of one chunk of the full softmax: 2**27 floats (512 MiB in float32, about three times that
+# with the softmax's gradient). A batch of 128 x 200 positions over ML-1M's 3,416 items is one chunk;
+# over Amazon's 63 k items it is 12, each recomputed in the backward instead of kept (19 GB at once).
+MAX_LOGITS = 2**27
+
+
+def _cross_entropy(hidden: torch.Tensor, targets: torch.Tensor, item_embeddings: torch.Tensor) -> torch.Tensor:
     logits = (hidden @ item_embeddings.T).float()
     logits[:, 0] = float("-inf")  # the padding item is never a candidate
-    per_position = F.cross_entropy(logits, targets, reduction="none", ignore_index=0)
+    return F.cross_entropy(logits, targets, reduction="none", ignore_index=0)
+
+
+def full_softmax_loss(hidden: torch.Tensor, targets: torch.Tensor, item_embeddings: torch.Tensor,
+                      weights: torch.Tensor | None = None, max_logits: int = MAX_LOGITS) -> torch.Tensor:
+    """Cross-entropy over every item. hidden [N, d], targets [N] (0 = padding), item_embeddings [V+1, d].
+
+    Positions run in chunks of at most `max_logits` logits; beyond one chunk, each chunk's logits are
+    recomputed in the backward pass (activation checkpointing), so memory stays bounded whatever the
+    catalogue, at the cost of one more matrix product per chunk.
+    """
+    rows = max(1, max_logits // item_embeddings.shape[0])
+    if len(hidden) <= rows:
+        per_position = _cross_entropy(hidden, targets, item_embeddings)
+    else:
+        per_position = torch.cat([
+            checkpoint(_cross_entropy, chunk, chunk_targets, item_embeddings, use_reentrant=False)
+            for chunk, chunk_targets in zip(hidden.split(rows), targets.split(rows))])
     return _weighted_mean(per_position, targets, weights)
 
 
