@@ -58,12 +58,12 @@ def changed(tiny_dataset, **train_settings):
 def test_changed_learning_rate_starts_a_fresh_run_and_keeps_the_old_checkpoint(tiny_dataset, tmp_path, capsys):
     kill_mid_run(tiny_dataset, tmp_path / "run")
     before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
-    config = changed(tiny_dataset, lr=0.01)
+    config = changed(tiny_dataset, lr=0.03)
     resumed = rerun(tiny_dataset, tmp_path / "run", config)
     fresh = rerun(tiny_dataset, tmp_path / "fresh", config)
 
     log = capsys.readouterr().out
-    assert "checkpoint.pt: belongs to another run (changed: train.lr 0.001 -> 0.01)" in log
+    assert "checkpoint.pt: belongs to another run (changed: train.lr 0.01 -> 0.03)" in log
     assert "starting a fresh run" in log and "resuming" not in log
     [kept] = set_aside(tmp_path / "run")
     assert kept.read_bytes() == before  # set aside byte for byte, not deleted
