@@ -120,7 +120,7 @@ def assert_same_keys(actual: dict, expected: dict, where: str = "") -> None:
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/selection.yaml",
-                                        "tests/configs/tiny.yaml"])
+                                        "config/cpu-day.yaml", "tests/configs/tiny.yaml"])
 def test_each_config_file_stands_alone_on_the_schema_defaults(configfile):
     expected = validate_config(yaml.safe_load((ROOT / configfile).read_text()))
     assert_same_keys(effective_config([configfile]), expected)
