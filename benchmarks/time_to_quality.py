@@ -146,7 +146,7 @@ def main() -> None:
         print(f"  best validation NDCG@10 {history['valid_ndcg@10'].max():.4f}; test (best validation epoch): "
               f"NDCG@10 {results[label]['ndcg']:.4f}, Recall@10 {results[label]['recall']:.4f}")
     if args.figure:
-        draw(curves, args.thresholds, f"generic on {args.dataset}, {args.k_core}-core, {args.threads} threads",
+        draw(curves, args.thresholds, f"generic on {args.dataset} ({args.k_core}-core filter), {args.threads} threads",
              args.figure)
 
 
