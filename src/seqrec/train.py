@@ -152,7 +152,8 @@ class Trainer:
         The prefixes keep the width of `inputs`, the batch's longest sequence: in a batch of similar
         lengths the longest of its prefixes ends close to it (1.4 positions before on average, at
         most 7, on ML-1M- and LastFM-shaped data at max_len 200), and cutting to it would need the
-        prefix lengths on the host (a sync every step).
+        prefix lengths on the host (a sync every step). Inside the batch the prefixes' lengths vary
+        widely; a model that can read them without a sync (SIGMA on a CPU) regroups its rows itself.
         """
         repeats = self.settings["prefixes_per_sequence"]
         inputs, targets = inputs.repeat(repeats, 1), targets.repeat(repeats, 1)
