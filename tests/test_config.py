@@ -137,3 +137,15 @@ def test_without_a_config_file_the_default_is_used_and_overrides_layer_on_the_fi
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     expected = validate_config({**paper, "seeds": [1], "train": {**paper["train"], "lr": 0.01}})
     assert_same_keys(effective_config(["config/paper.yaml"], ["seeds=[1]", 'train={"lr": 1e-2}']), expected)
+
+
+def test_the_dynamic_default_agrees_in_the_schema_both_config_files_and_the_docs():
+    schema_default = validate_config({})["sparsity"]["dynamic"]
+    docs = (ROOT / "docs" / "weighting.md").read_text()
+    block = docs.split("### The default in use", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    documented = yaml.safe_load(block)["dynamic"]
+    chosen = {key: schema_default[key] for key in documented}
+    assert documented == chosen
+    for configfile in ["config/config.yaml", "config/paper.yaml"]:
+        written = yaml.safe_load((ROOT / configfile).read_text())["sparsity"]["dynamic"]
+        assert validate_config({"sparsity": {"dynamic": written}})["sparsity"]["dynamic"] == schema_default, configfile
