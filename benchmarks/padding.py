@@ -25,19 +25,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
-from seqrec import io
 from seqrec.config import validate_config
-from seqrec.datasets import synthetic
 from seqrec.device import SectionTimer, configure_threads, pick_device
-from seqrec.prepare import prepare
 from seqrec.train import Trainer, seed_everything
-from seqrec.weighting import domain_table, fixed_targets
+
+from shaped import shaped_tables
 
 SHAPES = {  # users, items, interactions
     "ML-1M-shaped": (6040, 3700, 1_000_209),
@@ -53,14 +49,7 @@ def synchronize(device: torch.device) -> None:
 
 
 def make_trainer(shape: tuple[int, int, int], config: dict, device: torch.device) -> Trainer:
-    users, items, interactions = shape
-    with tempfile.TemporaryDirectory() as tmp:
-        synthetic.write_raw(Path(tmp) / "raw", n_users=users, n_items=items, n_interactions=interactions)
-        prepare("synthetic", Path(tmp) / "raw", Path(tmp) / "data", k_core=1)
-        table = io.read_parquet(Path(tmp) / "data" / "interactions.parquet")
-        item_table = io.read_parquet(Path(tmp) / "data" / "items.parquet")
-    domains = domain_table(table, item_table, config["sparsity"]["sparse_share_threshold"])
-    domains["fixed_target"] = domains["domain"].isin(fixed_targets(domains, None, "benchmark"))
+    table, item_table, domains = shaped_tables(*shape, config["sparsity"]["sparse_share_threshold"], k_core=1)
     return Trainer(table, item_table, domains, "generic", "synthetic", config, device)
 
 

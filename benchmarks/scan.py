@@ -36,7 +36,6 @@ import contextlib
 import functools
 import importlib.util
 import multiprocessing
-import tempfile
 import time
 from pathlib import Path
 from unittest import mock
@@ -44,15 +43,13 @@ from unittest import mock
 import numpy as np
 import torch
 
-from seqrec import io
 from seqrec.config import load_config
-from seqrec.datasets import synthetic
 from seqrec.device import SectionTimer, configure_threads, pick_device
 from seqrec.models import sigma
-from seqrec.prepare import prepare
 from seqrec import train as train_module
 from seqrec.train import Trainer, seed_everything
-from seqrec.weighting import domain_table
+
+from shaped import shaped_tables
 
 PAPER_CONFIG = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"
 D_INNER, D_STATE = 128, 32  # SIGMA in config/paper.yaml: d_model 64 x expand 2, d_state 32
@@ -169,14 +166,8 @@ def main() -> None:
     if args.loss is not None:
         config["train"]["loss"] = args.loss
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        synthetic.write_raw(Path(tmp) / "raw", n_users=args.users, n_items=args.items,
-                            n_interactions=args.interactions)
-        prepare("synthetic", Path(tmp) / "raw", Path(tmp) / "data")
-        interactions = io.read_parquet(Path(tmp) / "data" / "interactions.parquet")
-        items = io.read_parquet(Path(tmp) / "data" / "items.parquet")
-    domains = domain_table(interactions, items, config["sparsity"]["sparse_share_threshold"])
-    domains["fixed_target"] = False
+    interactions, items, domains = shaped_tables(args.users, args.items, args.interactions,
+                                                 config["sparsity"]["sparse_share_threshold"])
     train = config["train"]
     print(f"data: {interactions['user'].nunique()} users, {len(items)} items, {len(interactions)} interactions "
           f"({time.perf_counter() - t0:.1f}s to generate and prepare)")

@@ -16,24 +16,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from seqrec import io
 from seqrec.config import load_schema, validate_config
-from seqrec.datasets import synthetic
 from seqrec.device import SectionTimer, configure_threads, pick_device
 from seqrec.evaluate import rank_cases
 from seqrec.methods import METHODS, get_method
-from seqrec.prepare import prepare
 from seqrec.sequences import evaluation_cases
 from seqrec.text import encode_items
 from seqrec.train import Trainer, seed_everything
-from seqrec.weighting import domain_table, fixed_targets
+
+from shaped import shaped_tables
 
 # The methods a run of the default config trains; any method of the registry can be chosen.
 MAIN_METHODS = load_schema()["properties"]["methods"]["default"]
@@ -64,14 +60,8 @@ def main() -> None:
     config = validate_config({"train": {"max_len": args.max_len, "batch_size": args.batch_size,
                                         "device": args.device}})
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        synthetic.write_raw(Path(tmp) / "raw", n_users=args.users, n_items=args.items,
-                            n_interactions=args.interactions)
-        prepare("synthetic", Path(tmp) / "raw", Path(tmp) / "data")
-        interactions = io.read_parquet(Path(tmp) / "data" / "interactions.parquet")
-        items = io.read_parquet(Path(tmp) / "data" / "items.parquet")
-    domains = domain_table(interactions, items, config["sparsity"]["sparse_share_threshold"])
-    domains["fixed_target"] = domains["domain"].isin(fixed_targets(domains, None, "benchmark"))
+    interactions, items, domains = shaped_tables(args.users, args.items, args.interactions,
+                                                 config["sparsity"]["sparse_share_threshold"])
     print(f"data: {interactions['user'].nunique()} users, {len(items)} items, {len(interactions)} interactions, "
           f"{len(domains)} domains ({time.perf_counter() - t0:.1f}s to generate and prepare)")
     print(f"device: {device}, threads: {torch.get_num_threads()}, max_len {args.max_len}, batch {args.batch_size}")
