@@ -95,11 +95,11 @@ def reference_ranks(net, cases):
     return torch.tensor(ranks)
 
 
-@pytest.mark.parametrize("architecture", ["sasrec", "sigma"])
-def test_evaluation_on_cut_batches_ranks_as_on_padded_ones(architecture):
-    rng = np.random.default_rng(0)
-    n_users = 40
-    lengths = rng.integers(3, 25, n_users)  # some histories longer than MAX_LEN: truncated
+def random_test_cases(seed: int, n_users: int):
+    """Test cases of random histories of 3 to 24 items (some longer than MAX_LEN: truncated),
+    leave-one-out split."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 25, n_users)
     interactions = pd.DataFrame({
         "user": np.repeat(np.arange(n_users), lengths),
         "item": rng.integers(1, N_ITEMS + 1, lengths.sum()),
@@ -107,7 +107,12 @@ def test_evaluation_on_cut_batches_ranks_as_on_padded_ones(architecture):
     })
     position = interactions.groupby("user").cumcount(ascending=False)
     interactions["split"] = np.where(position == 0, "test", np.where(position == 1, "valid", "train"))
-    cases = evaluation_cases(interactions, "test", MAX_LEN)
+    return evaluation_cases(interactions, "test", MAX_LEN)
+
+
+@pytest.mark.parametrize("architecture", ["sasrec", "sigma"])
+def test_evaluation_on_cut_batches_ranks_as_on_padded_ones(architecture):
+    cases = random_test_cases(seed=0, n_users=40)
     net = model(architecture)
     widths = []
 
@@ -124,17 +129,7 @@ def test_evaluation_on_cut_batches_ranks_as_on_padded_ones(architecture):
 
 
 def test_cases_taken_by_rows_rank_as_in_the_whole_evaluation():
-    rng = np.random.default_rng(1)
-    n_users = 30
-    lengths = rng.integers(3, 25, n_users)
-    interactions = pd.DataFrame({
-        "user": np.repeat(np.arange(n_users), lengths),
-        "item": rng.integers(1, N_ITEMS + 1, lengths.sum()),
-        "timestamp": np.concatenate([np.arange(n) for n in lengths]),
-    })
-    position = interactions.groupby("user").cumcount(ascending=False)
-    interactions["split"] = np.where(position == 0, "test", np.where(position == 1, "valid", "train"))
-    cases = evaluation_cases(interactions, "test", MAX_LEN)
+    cases = random_test_cases(seed=1, n_users=30)
     net = model("sasrec")
     rows = np.array([17, 3, 29, 4, 11])
     part = cases.take(rows)
