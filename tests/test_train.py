@@ -13,8 +13,9 @@ from seqrec.device import SectionTimer
 from seqrec.train import RunFiles, Trainer, train
 
 
-def run(tiny_dataset, out, method="dynamic", seed=1):
+def run(tiny_dataset, out, method="dynamic", seed=1, **train_settings):
     config, data, sparsity = tiny_dataset
+    config = {**config, "train": {**config["train"], **train_settings}}
     train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet", RunFiles.in_folder(out),
           "synthetic", method, seed, config, threads=1)
     return pd.read_csv(out / "history.csv")
@@ -54,8 +55,10 @@ def test_dynamic_weights_move_with_the_batches(tiny_dataset, tmp_path):
     assert weights.min().min() >= 0.5 and weights.max().max() <= 5.0  # the default bounds
 
 
-def test_killed_job_resumes_where_it_stopped(tiny_dataset, tmp_path, monkeypatch):
-    reference = run(tiny_dataset, tmp_path / "reference")
+# with a schedule, the resumed run must also continue the learning rate where it stopped
+@pytest.mark.parametrize("schedule", [{}, {"warmup_epochs": 1.5, "lr_schedule": "cosine"}], ids=["constant", "cosine"])
+def test_killed_job_resumes_where_it_stopped(tiny_dataset, tmp_path, monkeypatch, schedule):
+    reference = run(tiny_dataset, tmp_path / "reference", **schedule)
 
     calls = {"n": 0}
     real_step = train_module.Trainer.train_step
@@ -69,12 +72,12 @@ def test_killed_job_resumes_where_it_stopped(tiny_dataset, tmp_path, monkeypatch
     monkeypatch.setattr(train_module.Trainer, "train_step", dying_step)
     out = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
-        run(tiny_dataset, out)
+        run(tiny_dataset, out, **schedule)
     assert (out / "checkpoint.pt").exists()
     assert not any((out / name).exists() for name in ("model.pt", "history.csv", "timing.json"))
 
     monkeypatch.setattr(train_module.Trainer, "train_step", real_step)
-    resumed = run(tiny_dataset, out)
+    resumed = run(tiny_dataset, out, **schedule)
     assert json.loads((out / "timing.json").read_text())["resumed_after_epoch"] == 1
     columns = ["epoch", "train_loss", "valid_ndcg@10"]
     pd.testing.assert_frame_equal(resumed[columns], reference[columns])
@@ -137,3 +140,26 @@ def test_a_cut_batch_has_the_loss_of_the_padded_batch(tiny_dataset):
         return trainer.loss(hidden, targets, trainer.weighting.item_weights[targets])
 
     torch.testing.assert_close(loss(width), loss(trainer.settings["max_len"]))
+
+
+def test_the_learning_rate_follows_the_schedule_step_by_step(tiny_dataset):
+    trainer = trainer_for(tiny_dataset, "generic", warmup_epochs=1, lr_schedule="cosine", max_epochs=3)
+    steps_per_epoch = len(trainer.epoch_batches())
+    lr = trainer.settings["lr"]
+    rates = []
+    for _ in range(3):
+        for batch in trainer.epoch_batches():
+            rates.append(trainer.optimizer.param_groups[0]["lr"])
+            trainer.train_step(batch, SectionTimer(trainer.device))
+    warmup = [lr * (step + 1) / steps_per_epoch for step in range(steps_per_epoch)]
+    assert rates[:steps_per_epoch] == pytest.approx(warmup)
+    assert rates[steps_per_epoch] == pytest.approx(lr)  # the top, then the cosine's descent
+    assert all(a > b for a, b in zip(rates[steps_per_epoch:], rates[steps_per_epoch + 1:]))
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)  # after max_epochs
+
+
+def test_the_default_schedule_keeps_the_configured_rate(tiny_dataset):
+    trainer = trainer_for(tiny_dataset, "generic")
+    for batch in trainer.epoch_batches():
+        trainer.train_step(batch, SectionTimer(trainer.device))
+    assert trainer.optimizer.param_groups[0]["lr"] == trainer.settings["lr"]

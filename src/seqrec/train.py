@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from seqrec import checkpoint, io
+from seqrec import checkpoint, io, schedule
 from seqrec.device import SectionTimer, autocast, configure_threads, pick_device
 from seqrec.evaluate import rank_cases
 from seqrec.layout import Layout
@@ -91,6 +91,10 @@ class Trainer:
                                          dataset, device)
         self.domain_names = domains["domain"].tolist()
         self.inputs, self.targets, self.lengths = training_tensors(interactions, self.settings["max_len"], device)
+        # length_grouped_batches makes ceil(users / batch_size) batches, hence optimiser steps, an epoch
+        steps_per_epoch = -(-len(self.lengths) // self.settings["batch_size"])
+        self.scheduler = None if self.fitted else schedule.scheduler(
+            self.optimizer, steps_per_epoch=steps_per_epoch, settings=self.settings)
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
         self.eval_batch_size = config["evaluate"]["batch_size"]
@@ -182,6 +186,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        self.scheduler.step()
         return loss.detach()
 
     def validate(self) -> dict:
@@ -191,13 +196,15 @@ class Trainer:
 
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "weighting": self.weighting.state_dict(),
-                "optimizer": None if self.fitted else self.optimizer.state_dict()}
+                "optimizer": None if self.fitted else self.optimizer.state_dict(),
+                "scheduler": None if self.fitted else self.scheduler.state_dict()}
 
     def load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.weighting.load_state_dict(state["weighting"])
         if not self.fitted:
             self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
 
 
 class TargetDomainStageTrainer(Trainer):
@@ -237,6 +244,8 @@ class TargetDomainStageTrainer(Trainer):
         self.stage_weights = torch.where(self.target_domain_items, 1.0, self.stage["other_domain_weight"])
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings["lr"] * self.stage["lr_scale"],
                                            weight_decay=self.settings["weight_decay"])
+        # the short fine-tune keeps its rate: train.lr_schedule and warmup_epochs shape stage 1 only
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
 
     def position_weights(self, targets: torch.Tensor) -> torch.Tensor | None:
         weights = super().position_weights(targets)
