@@ -1,5 +1,5 @@
-"""Validation NDCG@10 of `generic` against training time on real MovieLens, for one or several
-training recipes side by side, and the time each takes to reach given thresholds.
+"""Validation NDCG@10 of `generic` (or `--method`) against training time on real MovieLens, for one
+or several training recipes side by side, and the time each takes to reach given thresholds.
 
     PYTHONPATH=src python benchmarks/time_to_quality.py --dataset movielens-100k --raw resources/raw/movielens-100k \
         --k-core 1 --set train.max_len=50 --thresholds 0.067 \
@@ -9,7 +9,7 @@ training recipes side by side, and the time each takes to reach given thresholds
         --config config/paper.yaml --thresholds 0.15 0.18
 
 `--raw` is the dataset's raw folder laid out as the workflow expects (e.g. `ml-100k/u.data` inside
-it). The data is prepared (k-core, leave-one-out) once into a temporary folder, then `generic` trains
+it). The data is prepared (k-core, leave-one-out) once into a temporary folder, then the method trains
 once per recipe with the given config (schema defaults without one), the `--set section.key=value`
 overrides, then the recipe's own (`--recipe "LABEL=section.key=value,..."`; without any, one recipe
 of the config as it is). Prints one line per epoch (training seconds so far, wall seconds so far,
@@ -53,12 +53,12 @@ def parse_recipe(text: str) -> tuple[str, list[dict]]:
     return label, [parse_override(part) for part in overrides.split(",") if part]
 
 
-def train_recipe(data: Path, sparsity: Path, work: Path, dataset: str, config: dict, seed: int,
+def train_recipe(data: Path, sparsity: Path, work: Path, dataset: str, method: str, config: dict, seed: int,
                  threads: int) -> tuple[pd.DataFrame, pd.Series]:
-    """Trains and evaluates `generic`; returns its history and the test metrics (k = 10) of the best epoch."""
+    """Trains and evaluates `method`; returns its history and the test metrics (k = 10) of the best epoch."""
     run = RunFiles.in_folder(work / "run")
     train(data / "interactions.parquet", data / "items.parquet", sparsity / "domains.parquet", run,
-          dataset, "generic", seed, config, threads)
+          dataset, method, seed, config, threads)
     history = pd.read_csv(run.history)
     evaluate(data / "interactions.parquet", data / "items.parquet", sparsity / "power_users.parquet",
              run.model, EvalFiles.in_folder(work), config, threads)
@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.067])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--method", default="generic", choices=["generic", "fixed", "dynamic"],
+                        help="the method every recipe trains")
     parser.add_argument("--figure", type=Path, help="a PNG of the curves")
     args = parser.parse_args()
 
@@ -135,7 +137,7 @@ def main() -> None:
             recipe_config = validate_config(recipe_config)
             print(f"\n== {label}: train settings {json.dumps(recipe_config['train'], sort_keys=True)}", flush=True)
             curves[label], results[label] = train_recipe(data, sparsity, tmp / f"recipe{number}", args.dataset,
-                                                         recipe_config, args.seed, args.threads)
+                                                         args.method, recipe_config, args.seed, args.threads)
             print(curves[label][["epoch", "train_s", "wall_s", "valid_ndcg@10", "valid_recall@10"]]
                   .to_string(index=False), flush=True)
     print()
@@ -146,7 +148,7 @@ def main() -> None:
         print(f"  best validation NDCG@10 {history['valid_ndcg@10'].max():.4f}; test (best validation epoch): "
               f"NDCG@10 {results[label]['ndcg']:.4f}, Recall@10 {results[label]['recall']:.4f}")
     if args.figure:
-        draw(curves, args.thresholds, f"generic on {args.dataset} ({args.k_core}-core filter), {args.threads} threads",
+        draw(curves, args.thresholds, f"{args.method} on {args.dataset} ({args.k_core}-core filter), {args.threads} threads",
              args.figure)
 
 
