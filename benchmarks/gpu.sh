@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 10 in one run (at most about 9 minutes on one H200): SIGMA's parallel
+# The GPU measurements of issue 10 in one run, sized for one 10-minute call on an H200 (estimated from
+# the H200 rates in the README, not yet run there): SIGMA's parallel
 # scan against the step-by-step loop, the throughput of 1, 4 and 8 trainings sharing the GPU
 # (the profile's trainings_per_gpu), and generic and dynamic on ML-1M with config/paper.yaml's
 # recipe, to convergence or 100 epochs.
