@@ -43,7 +43,8 @@ def write_dataset(results: Path, dataset: str, runs: dict, shares: dict = SHARES
 def config(datasets, variants, methods=("generic", "dynamic"), seeds=(1, 2)):
     return validate_config({"datasets": list(datasets), "methods": list(methods), "seeds": list(seeds),
                             "evaluate": {"ks": [10]}, "aggregate": {"n_bootstrap": 200},
-                            "ablations": {"seeds": [1], "variants": variants}})
+                            "ablations": {"seeds": [1], "variants": variants},
+                            "sparsity": {"dynamic": {"w_min": 0.5}}})  # the candidates' changes are from this
 
 
 VARIANTS = {

@@ -22,7 +22,8 @@ COUNTS = np.array([0, 6, 2, 2])
 
 
 def sparsity(**dynamic):
-    config = validate_config({"sparsity": {"dynamic": {"alpha": 1.0, **dynamic}, "fixed": {"target_domains": {"toy": ["B"]}}}})
+    # the hand-computed weights below assume bounds [0.5, 5], whatever the schema's default
+    config = validate_config({"sparsity": {"dynamic": {"alpha": 1.0, "w_min": 0.5, **dynamic}, "fixed": {"target_domains": {"toy": ["B"]}}}})
     return config["sparsity"]
 
 
