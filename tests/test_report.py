@@ -16,7 +16,7 @@ from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.io import InputError, write_parquet
 from seqrec.layout import Layout, split_artifact
 from seqrec.metrics import case_metrics
-from seqrec.report import Run, ablations
+from seqrec.report import Run, ablations, figures
 from seqrec.methods import METHODS
 from seqrec.report.figures import method_colors, save
 from seqrec.report.format import frame_latex, interval, lift_cell, pct, percent, share_label
@@ -124,6 +124,18 @@ def write_split_cases(results: Path, method: str, split: str, hit) -> None:
                           "power_domains": [[] for _ in users], **case_metrics(ranks, [10])})
     write_parquet(frame, Layout(results=results).path(split_artifact("per_case", split), dataset="synthetic",
                                                       method=method, seed=1))
+
+
+def test_error_bars_are_never_negative():
+    # a degenerate interval (5 cases, every resample the same) a rounding error off its point, one
+    # interval that excludes its point, and an unbounded end
+    rows = pd.DataFrame({"lift": [-0.039747, 0.20, 0.10], "ci_low": [-0.0397469999999, 0.25, -0.1],
+                         "ci_high": [-0.0397469999999, 0.40, np.inf]})
+    lift, error = ablations._lift_and_error(rows)  # the other figures' bars: figures.interval_errors
+    assert (error >= 0).all()
+    assert error[:, 1].tolist() == pytest.approx([0.0, 20.0])  # the interval's far end only
+    assert error[:, 2].tolist() == pytest.approx([20.0, 0.0])
+    assert (figures.interval_errors(100 * rows["lift"], 100 * rows["ci_low"], 100 * rows["ci_high"])[:, :2] >= 0).all()
 
 
 def test_ablations_lift_per_domain_group_on_validation_and_test_side_by_side(tmp_path):

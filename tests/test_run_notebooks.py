@@ -133,7 +133,8 @@ def test_sparsity_notebook(results, run_notebook):
     run = report(results, ["alpha"], list(METHODS), list(SEEDS), SPARSITY_TABLES)
     figures, text = show(run_notebook, run, "sparsity")
     assert_files(figures, ["alpha_weight_vs_share", "alpha_dynamic_weight_trajectories"], ("png", "pdf"))
-    assert "bounded to [0.5, 5]" in text  # the run's bounds, not inferred from clipped weights
+    dynamic = run.config["sparsity"]["dynamic"]  # the run's bounds, not inferred from clipped weights
+    assert f"bounded to [{dynamic['w_min']:g}, {dynamic['w_max']:g}]" in text
 
     table = run.table("domain_weights").set_index("domain")
     assert list(table.index) == DOMAINS  # densest first

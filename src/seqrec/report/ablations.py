@@ -18,6 +18,7 @@ import pandas as pd
 
 from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.layout import split_artifact
+from seqrec.report.figures import interval_errors
 from seqrec.report.format import count, frame_latex, lift_cell, metric_label
 from seqrec.report.run import REFERENCE, Run
 from seqrec.report.tables import Table
@@ -110,8 +111,7 @@ def fixed_weight(variant: str) -> float | None:
 def _lift_and_error(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Lifts in % and their CI as error bars (an unbounded end drawn as none)."""
     lift = 100 * rows["lift"].to_numpy(float)
-    low, high = (100 * rows[c].to_numpy(float) for c in ("ci_low", "ci_high"))
-    error = np.stack([lift - low, high - lift])
+    error = interval_errors(lift, 100 * rows["ci_low"], 100 * rows["ci_high"])
     return lift, np.where(np.isfinite(error), error, 0.0)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from seqrec.io import atomic_path
 from seqrec.methods import METHODS
 
@@ -27,6 +29,14 @@ def method_colors(methods) -> dict[str, str]:
 
 def dataset_markers(datasets) -> dict[str, str]:
     return {d: MARKERS[i % len(MARKERS)] for i, d in enumerate(datasets)}
+
+
+def interval_errors(value, low, high) -> np.ndarray:
+    """Error bars [2, n] (below, above) of values with intervals [low, high]. A percentile interval
+    need not hold its point estimate (a degenerate one equals it up to rounding): the end on the
+    wrong side is drawn as none, never as the negative length matplotlib refuses."""
+    value, low, high = (np.asarray(a, dtype=float) for a in (value, low, high))
+    return np.stack([value - low, high - value]).clip(min=0.0)
 
 
 def escape_mathtext(name: str) -> str:

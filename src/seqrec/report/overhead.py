@@ -204,7 +204,8 @@ def bar_groups(ax, groups: list, series: list, values: dict, colors: dict, fmt=N
             x = g + (i - (len(series) - 1) / 2) * width
             ax.bar(x, value, width * 0.92, color=colors[name], edgecolor="white", linewidth=0.5)
             if np.isfinite([low, high]).all() and high > low:
-                ax.errorbar(x, value, yerr=[[value - low], [high - value]], fmt="none", ecolor="0.2", capsize=3, elinewidth=1)
+                ax.errorbar(x, value, yerr=figures.interval_errors([value], [low], [high]), fmt="none", ecolor="0.2",
+                            capsize=3, elinewidth=1)
             if fmt is not None:  # the value beyond the bar's end and its error bar
                 if value >= 0:
                     end, offset, va = max(high if np.isfinite(high) else value, value), 2, "bottom"

@@ -82,7 +82,8 @@ def lift_figure(run: Run, dataset: str):
         r = rows[rows["method"] == method].sort_values("share")
         x, y, low, high = r["share"] * 10**offset, 100 * r["lift"], 100 * r["ci_low"], 100 * r["ci_high"]
         bounded = np.isfinite(low) & np.isfinite(high)
-        handles.append(ax.errorbar(x[bounded], y[bounded], yerr=[(y - low)[bounded], (high - y)[bounded]],
+        errors = figures.interval_errors(y[bounded], low[bounded], high[bounded])
+        handles.append(ax.errorbar(x[bounded], y[bounded], yerr=errors,
                                    fmt="o", ms=5, capsize=3, elinewidth=1, color=colors[method], label=method))
         unbounded = ~bounded & np.isfinite(y)
         ax.plot(x[unbounded], y[unbounded], "o", ms=5, mfc="none", color=colors[method])

@@ -157,7 +157,8 @@ def lift_share_figure(run: Run, points: pd.DataFrame):
             x = r["share"] * 10 ** offsets[method]
             yv, lo, hi = 100 * r["lift"], 100 * r["ci_low"], 100 * r["ci_high"]
             bounded = (np.isfinite(lo) & np.isfinite(hi)).to_numpy()
-            ax.errorbar(x[bounded], yv[bounded], yerr=[(yv - lo)[bounded], (hi - yv)[bounded]], fmt="none",
+            errors = figures.interval_errors(yv[bounded], lo[bounded], hi[bounded])
+            ax.errorbar(x[bounded], yv[bounded], yerr=errors, fmt="none",
                         ecolor=colors[method], elinewidth=0.9, capsize=2, alpha=0.45)
             ax.plot(x[bounded], yv[bounded], markers[dataset], color=colors[method], ms=5.5, mec="white", mew=0.5)
             ax.plot(x[~bounded], yv[~bounded], markers[dataset], color=colors[method], ms=5.5, mfc="white", mew=1.2)
