@@ -12,6 +12,7 @@ import math
 
 import torch
 
+
 def lr_multiplier(step: int, *, steps_per_epoch: int, warmup_epochs: float, schedule: str,
                   max_epochs: int) -> float:
     """The factor applied to lr at optimiser step `step` (0 = the first step); `schedule` is one of
