@@ -163,3 +163,32 @@ def test_the_default_schedule_keeps_the_configured_rate(tiny_dataset):
     for batch in trainer.epoch_batches():
         trainer.train_step(batch, SectionTimer(trainer.device))
     assert trainer.optimizer.param_groups[0]["lr"] == trainer.settings["lr"]
+
+
+def _drawn_weights(model):
+    """(name, weight) of every linear and embedding layer large enough to estimate a spread."""
+    return [(name, module.weight.detach()) for name, module in model.named_modules()
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)) and module.weight.numel() >= 500]
+
+
+@pytest.mark.parametrize("method", ["generic", "calrec", "sparseennet"])
+def test_init_std_draws_every_linear_and_embedding_weight_from_one_normal(tiny_dataset, method):
+    torch.manual_seed(0)
+    model = trainer_for(tiny_dataset, method, init_std=0.02).model
+    weights = _drawn_weights(model)
+    assert weights
+    for name, weight in weights:
+        assert 0.017 < weight.std().item() < 0.023, name
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and module.bias is not None:
+            assert not module.bias.any(), name
+        if isinstance(module, torch.nn.Embedding) and module.padding_idx is not None:
+            assert not module.weight[module.padding_idx].any(), name
+
+
+def test_without_init_std_each_architecture_keeps_its_own_initialisation(tiny_dataset):
+    torch.manual_seed(0)
+    model = trainer_for(tiny_dataset, "generic", init_std=None).model
+    d_model = model.item_embedding.embedding_dim
+    assert abs(model.item_embedding.weight[1:].std().item() - d_model ** -0.5) < 0.2 * d_model ** -0.5
+    assert model.backbone.position_embedding.weight.std().item() > 0.5  # PyTorch's N(0, 1)

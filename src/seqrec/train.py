@@ -36,6 +36,7 @@ from seqrec.losses import candidate_log_q, full_softmax_loss, sample_candidates,
 from seqrec.methods import get_method
 from seqrec.metrics import ndcg_at_k, recall_at_k
 from seqrec.models import architecture_class
+from seqrec.models.base import normal_init
 from seqrec.sequences import evaluation_cases, item_train_counts, length_grouped_batches, training_tensors
 from seqrec.weighting import ItemDomains, build_weighting
 
@@ -76,7 +77,10 @@ class Trainer:
                 raise ValueError(f"method {method} needs the item text embeddings: run `python -m seqrec text` "
                                  "and pass its output with --text (the workflow's item_text rule does both)")
             self.model_args["text_dim"] = int(item_text.shape[1])
-        self.model = model_class(**self.model_args).to(device)
+        model = model_class(**self.model_args)
+        if self.settings["init_std"] is not None:
+            normal_init(model, self.settings["init_std"])
+        self.model = model.to(device)
         if model_class.needs_item_text:
             self.model.set_item_text(item_text.to(device))
         self.causal = model_class.causal

@@ -61,3 +61,17 @@ class SequenceModel(nn.Module, ABC):
     def set_item_text(self, vectors: torch.Tensor) -> None:
         """Install the frozen item text vectors [V+1, text_dim] (row 0 = padding)."""
         raise NotImplementedError(f"{type(self).__name__} reads no item text")
+
+
+def normal_init(model: nn.Module, std: float) -> None:
+    """Draw every linear and embedding weight of `model` from N(0, std²) and zero the biases and the
+    padding rows: the initialisation of BERT and of SASRec's released PyTorch code (std 0.02),
+    `train.init_std`. Other parameters (layer norms, SIGMA's state matrices) keep their own."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.normal_(0.0, std)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.zero_()
+            if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
