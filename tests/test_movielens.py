@@ -217,6 +217,20 @@ def test_prepare_reads_the_registered_source(tmp_path):
     assert (unlisted["title"], list(unlisted["domains"])) == ("40", ["other"])
 
 
+@pytest.mark.parametrize("ties, last_of_the_tied_pair", [("hash", "20"), ("file", "10")])
+def test_prepare_orders_ties_by_the_configured_rule(ties, last_of_the_tied_pair, tmp_path):
+    # User 1's movies 20 and 10 share a second; the file lists 20 first, the hash puts 10 first.
+    swapped = RATINGS_DAT.replace(b"1::10::5::978300760\n1::20::3::978300760\n",
+                                  b"1::20::3::978300760\n1::10::5::978300760\n")
+    raw = write(tmp_path / "raw", {"ml-1m/ratings.dat": swapped, "ml-1m/movies.dat": MOVIES_DAT})
+    info = prepare("movielens-1m", raw, tmp_path / "data", k_core=1, ties=ties)
+    assert info["filters"]["ties"] == ties
+    interactions = read_parquet(tmp_path / "data" / "interactions.parquet")
+    items = read_parquet(tmp_path / "data" / "items.parquet").set_index("item")["raw_id"]
+    test = interactions.loc[(interactions["split"] == "test")].set_index("user")["item"].map(items)
+    assert test.tolist() == [last_of_the_tied_pair, "40"]
+
+
 def shared_release(folder: str, *names: str) -> Path:
     if not all((SHARED / folder / name).is_file() for name in names):
         pytest.skip(f"no copy of {folder} at {SHARED}")

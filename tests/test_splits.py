@@ -65,6 +65,21 @@ def test_tie_rule_is_deterministic_and_independent_of_input_order():
     pd.testing.assert_frame_equal(first, leave_one_out(interactions))
 
 
+def test_file_ties_keep_the_input_order_among_items_at_the_same_time():
+    interactions = tied_users(20).sample(frac=1, random_state=5).reset_index(drop=True)
+    split = leave_one_out(interactions, ties="file")
+    # Each user's items in input order, a stable sort by time: the last tied one is the test item.
+    expected = interactions.sort_values(["user", "timestamp"], kind="stable")
+    assert split[["user", "item"]].values.tolist() == expected[["user", "item"]].values.tolist()
+    last_listed = interactions[interactions["timestamp"] == 2].groupby("user")["item"].last()
+    assert (split.loc[split["split"] == "test"].set_index("user")["item"] == last_listed).all()
+
+
+def test_an_unknown_tie_rule_is_refused():
+    with pytest.raises(ValueError, match="ties"):
+        leave_one_out(tied_users(5), ties="random")
+
+
 def test_held_out_ties_counts_valid_and_test_items_tied_in_time():
     rows = [(1, "a", 10), (1, "b", 20), (1, "c", 30), (1, "d", 40),  # no tie
             (2, "a", 10), (2, "b", 20), (2, "c", 20), (2, "d", 30),  # valid tied with a train item

@@ -8,7 +8,7 @@ Writes into `out_dir`:
   about on stderr (the prepare log);
 - dataset.json: counts, the filters applied, the sha256 of every raw file read and
   `held_out_tied`: the valid and test items that share their user's timestamp with another item,
-  whose place the tie rule of `seqrec.splits` decided (docs/datasets.md, "Ties in time").
+  whose place the tie rule of `seqrec.splits` (`prepare.ties`) decided (docs/datasets.md, "Ties in time").
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.io import sha256, write_json, write_parquet
 
 def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike,
-            k_core: int = 5, options: dict | None = None) -> dict:
+            k_core: int = 5, ties: str = "hash", options: dict | None = None) -> dict:
     """Filter, re-index and split `dataset` from `raw_dir` into `out_dir`; return dataset.json.
 
+    `ties`: how a user's interactions at the same time are ordered (seqrec.splits.leave_one_out).
     `options` (the config's `prepare` section) reach the dataset's parser.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
@@ -46,7 +47,7 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
         "user": users.astype(np.int64),
         "item": items.astype(np.int64) + 1,
         "timestamp": kept["timestamp"].to_numpy(np.int64),
-    }))
+    }), ties)
     catalogue = _catalogue(raw_items, item_ids)
     without_metadata = int((~pd.Index(item_ids).isin(raw_items["item"])).sum())
     if without_metadata:
@@ -66,6 +67,7 @@ def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
         "domains": domains,
         "filters": {
             "k_core": k_core,
+            "ties": ties,
             "users_removed": raw["user"].nunique() - len(user_ids),
             "items_removed": raw["item"].nunique() - len(item_ids),
             "interactions_removed": len(raw) - len(interactions),

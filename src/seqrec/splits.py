@@ -4,7 +4,9 @@ Ties in time: many sources record only the second (MovieLens: about half of the 
 share their user's timestamp with another item) or only the day (LastFM). Input order would then
 decide the held-out item, and input order is often an id sort. Interactions of a user at the same
 time are therefore ordered by a fixed hash of (user, item): deterministic, the same for every
-input order, and unrelated to the order of the ids (docs/datasets.md, "Ties in time").
+input order, and unrelated to the order of the ids (docs/datasets.md, "Ties in time"). The rule
+`file` keeps the input order among them instead, as SASRec's preprocessing of MovieLens does
+(`prepare.ties`; for comparisons with published numbers).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 TIE_HASH_KEY = "seqrec-tie-order"  # the 16-character key of the hash that orders ties in time
+TIE_RULES = ("hash", "file")  # prepare.ties
 
 
 def k_core(interactions: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -33,11 +36,13 @@ def tie_order(interactions: pd.DataFrame) -> np.ndarray:
                                       hash_key=TIE_HASH_KEY).to_numpy()
 
 
-def leave_one_out(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Sort by user, time and `tie_order`, and add `split`: each user's last interaction is
-    "test", the one before "valid", the rest "train"."""
-    order = np.lexsort((tie_order(interactions), interactions["timestamp"].to_numpy(),
-                        interactions["user"].to_numpy()))
+def leave_one_out(interactions: pd.DataFrame, ties: str = "hash") -> pd.DataFrame:
+    """Sort by user, time and then `tie_order` (ties "hash") or the input order (ties "file"), and
+    add `split`: each user's last interaction is "test", the one before "valid", the rest "train"."""
+    if ties not in TIE_RULES:
+        raise ValueError(f"prepare.ties: unknown rule {ties!r}; valid ones are: {', '.join(TIE_RULES)}")
+    among_ties = tie_order(interactions) if ties == "hash" else np.arange(len(interactions))
+    order = np.lexsort((among_ties, interactions["timestamp"].to_numpy(), interactions["user"].to_numpy()))
     frame = interactions.iloc[order].reset_index(drop=True)
     sizes = frame.groupby("user")["user"].transform("size")
     short = frame.loc[sizes < 3, "user"].nunique()
