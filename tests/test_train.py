@@ -10,6 +10,7 @@ from seqrec import train as train_module
 from seqrec.evaluate import EvalFiles, evaluate
 from seqrec.models import load_model
 from seqrec.device import SectionTimer
+from seqrec.models.sasrec import SASRecEncoder
 from seqrec.train import RunFiles, Trainer, train
 
 
@@ -192,3 +193,11 @@ def test_without_init_std_each_architecture_keeps_its_own_initialisation(tiny_da
     d_model = model.item_embedding.embedding_dim
     assert abs(model.item_embedding.weight[1:].std().item() - d_model ** -0.5) < 0.2 * d_model ** -0.5
     assert model.backbone.position_embedding.weight.std().item() > 0.5  # PyTorch's N(0, 1)
+
+
+@pytest.mark.parametrize("block", ["pre_norm", "sasrec"])
+def test_train_sasrec_block_chooses_the_block_of_generic(tiny_dataset, block):
+    trainer = trainer_for(tiny_dataset, "generic", sasrec={"block": block})
+    encoder = trainer.model.backbone.encoder
+    assert isinstance(encoder, SASRecEncoder) == (block == "sasrec")
+    assert trainer.model_args["block"] == block
