@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seqrec.config import validate_config
-from seqrec.weighting import build_weighting, domain_table, padded_to_power_of_two, power_users
+from seqrec.weighting import ItemDomains, build_weighting, domain_table, padded_to_power_of_two, power_users
 
 # Items 1: {A}, 2: {B}, 3: {A, B}. Training positives: item 1 six times, items 2 and 3 twice each,
 # so A holds 8 of 10 positives (share 0.8) and B holds 4 (share 0.4, multi-label counting).
@@ -186,3 +186,11 @@ def test_a_changed_normalisation_is_another_run():
     runs = [describe_run(dataset="toy", method="dynamic", seed=1, config=c, inputs=[]) for c in (mean, densest)]
     assert runs[0]["sparsity"]["dynamic"]["normalise"] == "mean"
     assert runs[0] != runs[1]
+
+
+@pytest.mark.parametrize("how, expected", [("max", [1.0, 2.0, 4.0, 4.0, 1.0]), ("mean", [1.0, 2.0, 4.0, 3.0, 1.0]),
+                                           ("min", [1.0, 2.0, 4.0, 2.0, 1.0])])
+def test_an_item_combines_the_values_of_its_domains_and_one_without_domains_weighs_1(how, expected):
+    items = pd.DataFrame({"item": [1, 2, 3, 4], "domains": [["A"], ["B"], ["A", "B"], []]})
+    domains = ItemDomains(items, ["A", "B"], n_items=4)
+    assert domains.combine(torch.tensor([2.0, 4.0]), how).tolist() == expected

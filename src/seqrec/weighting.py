@@ -30,6 +30,8 @@ from seqrec.device import CudaGraphed
 from seqrec.layout import Layout
 
 WEIGHTINGS = ("generic", "fixed", "dynamic")
+# sparsity.combine: how an item's domain values become its weight, by the identity of each reduction
+COMBINE_IDENTITY = {"max": -math.inf, "mean": 0.0, "min": math.inf}
 
 
 # ---------------------------------------------------------------- domain statistics (pandas side)
@@ -131,22 +133,22 @@ class ItemDomains:
             matrix[item, : len(names)] = [index[d] for d in names]
         self.n_domains = len(domains)
         self.matrix = torch.as_tensor(matrix, device=device)
-        self.present = self.matrix < self.n_domains
+        present = self.matrix < self.n_domains
+        self.has_domain = present.any(1)
+        self.domain_count = present.sum(1).clamp_min(1)
         self.multi_hot = torch.zeros(n_items + 1, self.n_domains + 1, device=device)
         self.multi_hot.scatter_(1, self.matrix, 1.0)
         self.multi_hot = self.multi_hot[:, : self.n_domains].contiguous()  # drop the "none" column
 
     def combine(self, values: torch.Tensor, how: str) -> torch.Tensor:
         """Per-item combination (max, mean or min) of per-domain `values`; items without domains get 1."""
-        padded = torch.cat([values, values.new_ones(1)])[self.matrix]
+        # The "none" slot holds the identity of the reduction, so no mask is applied per call.
+        padded = torch.cat([values, values.new_full((1,), COMBINE_IDENTITY[how])])[self.matrix]
         if how == "mean":
-            count = self.present.sum(1).clamp_min(1)
-            out = (padded * self.present).sum(1) / count
+            out = padded.sum(1) / self.domain_count
         else:
-            fill = -math.inf if how == "max" else math.inf
-            masked = padded.masked_fill(~self.present, fill)
-            out = masked.amax(1) if how == "max" else masked.amin(1)
-        return torch.where(self.present.any(1), out, torch.ones_like(out))
+            out = padded.amax(1) if how == "max" else padded.amin(1)
+        return torch.where(self.has_domain, out, 1.0)
 
     def domain_counts(self, targets: torch.Tensor) -> torch.Tensor:
         """How many of the (non-padding) `targets` fall in each domain, without a host sync.
@@ -203,7 +205,7 @@ class DynamicWeighting(Weighting):
         self.item_frequency = item_frequency
         self.has_data = share > 0
         self.static_score = torch.where(base > 0, base.clamp_min(1e-12) ** -alpha, torch.full_like(base, math.inf))
-        self.share = share
+        self.share_floor = share.clamp_min(1e-12)  # the divisor of the EMA ratio
         self.ema = share.clone()
         self.item_weights = self._item_weights()
         # On cuda the ~20 small kernels of an update are replayed as one graph: launching them one
@@ -211,15 +213,14 @@ class DynamicWeighting(Weighting):
         self._graphed_update = CudaGraphed(self._update, state=[self.ema, self.item_weights])
 
     def domain_weights(self) -> torch.Tensor:
-        ratio = torch.where(self.has_data, self.ema.clamp_min(1e-12) / self.share.clamp_min(1e-12),
-                            torch.ones_like(self.ema))
+        ratio = torch.where(self.has_data, self.ema.clamp_min(1e-12) / self.share_floor, 1.0)
         score = self.static_score * ratio ** -self.alpha
         return (score / self._normaliser(score)).clamp(self.w_min, self.w_max)
 
     def _normaliser(self, score: torch.Tensor) -> torch.Tensor:
         """c(t): the mean combined score over training positives, or the densest domain's score."""
         if self.normalise == "mean":
-            finite = torch.where(torch.isinf(score), torch.zeros_like(score), score)
+            finite = score.masked_fill(torch.isinf(score), 0.0)
             return (self.item_frequency * self.domains.combine(finite, self.combine)).sum()
         if self.normalise == "densest":
             return score[self.densest]
