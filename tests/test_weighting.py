@@ -22,8 +22,8 @@ COUNTS = np.array([0, 6, 2, 2])
 
 
 def sparsity(**dynamic):
-    # the hand-computed weights below assume bounds [0.5, 5], whatever the schema's default
-    config = validate_config({"sparsity": {"dynamic": {"alpha": 1.0, "w_min": 0.5, **dynamic}, "fixed": {"target_domains": {"toy": ["B"]}}}})
+    # the hand-computed weights below assume inverse frequency and bounds [0.5, 5], whatever the schema's default
+    config = validate_config({"sparsity": {"dynamic": {"score": "inverse_frequency", "alpha": 1.0, "w_min": 0.5, **dynamic}, "fixed": {"target_domains": {"toy": ["B"]}}}})
     return config["sparsity"]
 
 

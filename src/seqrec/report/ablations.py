@@ -25,7 +25,7 @@ from seqrec.report.tables import Table
 from seqrec.stats import load_runs, pooled_lifts
 
 METRIC = "ndcg"
-DEFAULT_DYNAMIC = "square_root"  # the variant with the main dynamic setting, a reference line of the sweep
+DEFAULT_DYNAMIC = "composite"  # the variant with the main dynamic setting, a reference line of the sweep
 SPLITS = {"valid": "validation", "test": "test"}  # shown in this order: the split choices are made on first
 GROUPS = {"sparse": "sparse domains", "dense": "dense domains", "all": "all cases"}
 COLUMNS = ["dataset", "variant", "split", "group", "n_cases", "reference_value", "value", "lift", "ci_low",
