@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from seqrec.config import ConfigError, ablation_config, load_config, load_schema, validate_config
+from seqrec.report.ablations import DEFAULT_DYNAMIC
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,6 +138,13 @@ def test_without_a_config_file_the_default_is_used_and_overrides_layer_on_the_fi
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     expected = validate_config({**paper, "seeds": [1], "train": {**paper["train"], "lr": 0.01}})
     assert_same_keys(effective_config(["config/paper.yaml"], ["seeds=[1]", 'train={"lr": 1e-2}']), expected)
+
+
+def test_the_reference_line_of_the_fixed_weight_sweep_is_the_dynamic_default():
+    config = validate_config({})
+    variant = ablation_config(config, DEFAULT_DYNAMIC)
+    assert config["ablations"]["variants"][DEFAULT_DYNAMIC]["method"] == "dynamic"
+    assert variant["sparsity"]["dynamic"] == config["sparsity"]["dynamic"]
 
 
 def test_the_dynamic_default_agrees_in_the_schema_both_config_files_and_the_docs():
