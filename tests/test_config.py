@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from seqrec.config import ConfigError, ablation_config, load_config, load_schema, validate_config
-from seqrec.report.ablations import DEFAULT_DYNAMIC
+from seqrec.layout import Layout
+from seqrec.report.ablations import default_variant
+from seqrec.report.run import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,11 +142,12 @@ def test_without_a_config_file_the_default_is_used_and_overrides_layer_on_the_fi
     assert_same_keys(effective_config(["config/paper.yaml"], ["seeds=[1]", 'train={"lr": 1e-2}']), expected)
 
 
-def test_the_reference_line_of_the_fixed_weight_sweep_is_the_dynamic_default():
-    config = validate_config({})
-    variant = ablation_config(config, DEFAULT_DYNAMIC)
-    assert config["ablations"]["variants"][DEFAULT_DYNAMIC]["method"] == "dynamic"
-    assert variant["sparsity"]["dynamic"] == config["sparsity"]["dynamic"]
+def test_the_reference_line_of_the_fixed_weight_sweep_is_the_variant_that_repeats_the_default():
+    assert default_variant(Run(validate_config({}), Layout())) == "composite"
+    first_default = {"sparsity": {"dynamic": {"score": "inverse_frequency"}}}
+    assert default_variant(Run(validate_config(first_default), Layout())) == "square_root"
+    only_fixed = {"ablations": {"variants": {"fixed_2": {"method": "fixed", "sparsity": {"fixed": {"weight": 2.0}}}}}}
+    assert default_variant(Run(validate_config(only_fixed), Layout())) is None
 
 
 def test_the_dynamic_default_agrees_in_the_schema_both_config_files_and_the_docs():

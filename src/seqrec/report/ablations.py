@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from seqrec.config import ablation_config
 from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.layout import split_artifact
 from seqrec.report.figures import interval_errors
@@ -25,7 +26,6 @@ from seqrec.report.tables import Table
 from seqrec.stats import load_runs, pooled_lifts
 
 METRIC = "ndcg"
-DEFAULT_DYNAMIC = "composite"  # the variant with the main dynamic setting, a reference line of the sweep
 SPLITS = {"valid": "validation", "test": "test"}  # shown in this order: the split choices are made on first
 GROUPS = {"sparse": "sparse domains", "dense": "dense domains", "all": "all cases"}
 COLUMNS = ["dataset", "variant", "split", "group", "n_cases", "reference_value", "value", "lift", "ci_low",
@@ -34,6 +34,15 @@ COLUMNS = ["dataset", "variant", "split", "group", "n_cases", "reference_value",
 
 def variants(run: Run) -> list[str]:
     return list(run.config["ablations"]["variants"])
+
+
+def default_variant(run: Run) -> str | None:
+    """The first dynamic variant whose weighting is the run's own (`sparsity` unchanged): the
+    reference line of the fixed-weight sweep. None when no variant repeats it."""
+    for name, variant in run.config["ablations"]["variants"].items():
+        if variant["method"] == "dynamic" and ablation_config(run.config, name)["sparsity"] == run.config["sparsity"]:
+            return name
+    return None
 
 
 def inputs(run: Run) -> list[Path]:
@@ -145,7 +154,8 @@ def sweep(run: Run, rows: pd.DataFrame, dataset: str):
     if fixed.empty:
         return None
     fixed = fixed.assign(weight=fixed["variant"].map(fixed_weight)).sort_values("weight")
-    dynamic = rows.loc[rows["variant"] == DEFAULT_DYNAMIC]
+    reference_variant = default_variant(run)
+    dynamic = rows.loc[rows["variant"] == reference_variant]
     fig, axes = plt.subplots(1, len(SPLITS), figsize=(12, 4.5), sharey=True, layout="constrained")
     for ax, (split, label) in zip(axes, SPLITS.items()):
         for group, color in (("sparse", "tab:orange"), ("dense", "tab:blue")):
@@ -156,7 +166,7 @@ def sweep(run: Run, rows: pd.DataFrame, dataset: str):
             reference = dynamic.loc[(dynamic["split"] == split) & (dynamic["group"] == group), "lift"]
             if len(reference):
                 ax.axhline(100 * reference.iloc[0], color=color, linestyle="--",
-                           label=f"dynamic ({DEFAULT_DYNAMIC}), {GROUPS[group]}")
+                           label=f"dynamic ({reference_variant}), {GROUPS[group]}")
         weights = sorted(fixed["weight"].unique())
         ax.set_xscale("log", base=2)
         ax.set_xticks(weights, [f"{w:g}" for w in weights])
