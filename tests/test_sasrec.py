@@ -37,7 +37,7 @@ def test_the_sasrec_block_adds_its_residuals_to_the_normed_input():
     first, _, _, second, _ = block.feed_forward
     expected = normed + second(torch.relu(first(normed)))
     with torch.no_grad():
-        torch.testing.assert_close(block(x, mask), expected)
+        torch.testing.assert_close(block(x, mask, is_causal=True), expected)
 
 
 def test_an_unknown_block_is_refused():

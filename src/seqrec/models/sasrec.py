@@ -40,9 +40,10 @@ class SASRecBlock(nn.Module):
         self.feed_forward = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(), nn.Dropout(dropout),
                                           nn.Linear(d_model, d_model), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, is_causal: bool) -> torch.Tensor:
+        """is_causal: mask is the causal mask (a hint that lets attention take its fast path)."""
         queries = self.attention_norm(x)
-        attended, _ = self.attention(queries, x, x, attn_mask=mask, need_weights=False, is_causal=True)
+        attended, _ = self.attention(queries, x, x, attn_mask=mask, need_weights=False, is_causal=is_causal)
         x = self.feed_forward_norm(queries + attended)
         return x + self.feed_forward(x)
 
@@ -54,9 +55,9 @@ class SASRecEncoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(SASRecBlock(d_model, n_heads, dropout) for _ in range(n_layers))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, is_causal: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, is_causal: bool = False) -> torch.Tensor:
         for layer in self.layers:
-            x = layer(x, mask)
+            x = layer(x, mask, is_causal)
         return x
 
 
