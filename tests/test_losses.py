@@ -92,3 +92,11 @@ def test_sampled_softmax_gradient_is_finite_with_all_negatives_masked():
                                 torch.zeros(len(targets)), weights)
     loss.backward()
     assert loss.item() == pytest.approx(0.0, abs=1e-6) and torch.isfinite(hidden.grad).all()
+
+
+def test_a_given_number_of_positions_replaces_the_batch_s_own():
+    hidden, embeddings, targets, weights = setup(3)
+    own = full_softmax_loss(hidden, targets, embeddings, weights)
+    valid = int(targets.ne(0).sum())
+    assert full_softmax_loss(hidden, targets, embeddings, weights, positions=2.5 * valid).item() == \
+        pytest.approx(own.item() / 2.5)

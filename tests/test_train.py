@@ -143,6 +143,37 @@ def test_a_cut_batch_has_the_loss_of_the_padded_batch(tiny_dataset):
     torch.testing.assert_close(loss(width), loss(trainer.settings["max_len"]))
 
 
+def epoch_losses(trainer):
+    """Each batch's loss of one epoch, and each position's unweighted loss, with the model fixed."""
+    trainer.model.eval()
+    batch_losses, position_losses = [], []
+    with torch.no_grad():
+        for rows, width in trainer.epoch_batches():
+            targets = trainer.targets[rows, :width].flatten()
+            hidden = trainer.model(trainer.inputs[rows, :width]).flatten(0, 1)
+            batch_losses.append(trainer.loss(hidden, targets, None))
+            real = targets.ne(0)
+            position_losses.append(torch.nn.functional.cross_entropy(
+                hidden[real] @ trainer.model.item_embeddings()[1:].T, targets[real] - 1, reduction="none"))
+    return torch.stack(batch_losses), torch.cat(position_losses)
+
+
+def test_every_training_position_weighs_the_same_whatever_its_batch(tiny_dataset):
+    """Batches group users of similar length, so they hold from few to many positions; with
+    loss_normalization epoch an epoch's batch losses still add up to the mean over all positions,
+    as random batches would, and with batch they do not."""
+    torch.manual_seed(0)
+    trainer = trainer_for(tiny_dataset, "generic", loss="full_softmax")
+    batch_losses, position_losses = epoch_losses(trainer)
+    torch.testing.assert_close(batch_losses.mean(), position_losses.mean())
+    assert trainer.loss_positions == pytest.approx(len(position_losses) / len(batch_losses))
+
+    torch.manual_seed(0)
+    batch_losses, position_losses = epoch_losses(trainer_for(tiny_dataset, "generic", loss="full_softmax",
+                                                             loss_normalization="batch"))
+    assert abs(batch_losses.mean() - position_losses.mean()) > 1e-3
+
+
 def test_the_learning_rate_follows_the_schedule_step_by_step(tiny_dataset):
     trainer = trainer_for(tiny_dataset, "generic", warmup_epochs=1, lr_schedule="cosine", max_epochs=3)
     steps_per_epoch = len(trainer.epoch_batches())

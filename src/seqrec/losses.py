@@ -1,8 +1,10 @@
 """Next-item losses over all positions of a batch, each taking a weight per position.
 
-Both return sum_p w_p * loss_p / (number of non-padding positions), so weights of mean 1 keep the
-loss scale of the unweighted model and a weight of 2 counts a positive twice (PinnerFormerLite).
-Padding positions have target 0 and contribute nothing.
+Both return sum_p w_p * loss_p / positions, so weights of mean 1 keep the loss scale of the
+unweighted model and a weight of 2 counts a positive twice (PinnerFormerLite). `positions` is the
+batch's own number of non-padding positions unless the caller gives another (the trainer gives the
+mean over its epoch's batches, so that a position weighs the same in a batch of short sequences as
+in one of long sequences). Padding positions have target 0 and contribute nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 
-def _weighted_mean(per_position: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+def _weighted_mean(per_position: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None,
+                   positions: float | None) -> torch.Tensor:
     valid = targets.ne(0)
     w = valid.to(per_position.dtype) if weights is None else weights.to(per_position.dtype) * valid
-    return (per_position * w).sum() / valid.sum().clamp_min(1)
+    return (per_position * w).sum() / (valid.sum().clamp_min(1) if positions is None else positions)
 
 
 # Logits of one chunk of the full softmax: 2**27 floats (512 MiB in float32, about three times that
@@ -31,7 +34,8 @@ def _cross_entropy(hidden: torch.Tensor, targets: torch.Tensor, item_embeddings:
 
 
 def full_softmax_loss(hidden: torch.Tensor, targets: torch.Tensor, item_embeddings: torch.Tensor,
-                      weights: torch.Tensor | None = None, max_logits: int = MAX_LOGITS) -> torch.Tensor:
+                      weights: torch.Tensor | None = None, max_logits: int = MAX_LOGITS,
+                      positions: float | None = None) -> torch.Tensor:
     """Cross-entropy over every item. hidden [N, d], targets [N] (0 = padding), item_embeddings [V+1, d].
 
     Positions run in chunks of at most `max_logits` logits; beyond one chunk, each chunk's logits are
@@ -45,7 +49,7 @@ def full_softmax_loss(hidden: torch.Tensor, targets: torch.Tensor, item_embeddin
         per_position = torch.cat([
             checkpoint(_cross_entropy, chunk, chunk_targets, item_embeddings, use_reentrant=False)
             for chunk, chunk_targets in zip(hidden.split(rows), targets.split(rows))])
-    return _weighted_mean(per_position, targets, weights)
+    return _weighted_mean(per_position, targets, weights, positions)
 
 
 def sample_candidates(targets: torch.Tensor, n_uniform: int, n_inbatch: int, n_items: int) -> torch.Tensor:
@@ -72,7 +76,8 @@ def candidate_log_q(items: torch.Tensor, item_frequency: torch.Tensor, targets: 
 
 def sampled_softmax_loss(hidden: torch.Tensor, targets: torch.Tensor, item_embeddings: torch.Tensor,
                          candidates: torch.Tensor, log_q_candidates: torch.Tensor,
-                         log_q_targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+                         log_q_targets: torch.Tensor, weights: torch.Tensor | None = None,
+                         positions: float | None = None) -> torch.Tensor:
     """Softmax over the positive and shared sampled negatives, every logit corrected by -log q.
 
     hidden [N, d], targets [N], candidates [M] with their log q [M], log q of the targets [N].
@@ -83,4 +88,4 @@ def sampled_softmax_loss(hidden: torch.Tensor, targets: torch.Tensor, item_embed
     hit = candidates.unsqueeze(0).eq(targets.unsqueeze(1)) | candidates.eq(0).unsqueeze(0)
     negative = negative.masked_fill(hit, float("-inf"))
     per_position = torch.logaddexp(positive, torch.logsumexp(negative, dim=1)) - positive
-    return _weighted_mean(per_position, targets, weights)
+    return _weighted_mean(per_position, targets, weights, positions)

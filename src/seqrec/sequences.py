@@ -11,7 +11,10 @@ counted from the left; SIGMA flips each row by its real length), so only trailin
 Every user is still trained on once an epoch with the same positions and losses, but a batch now
 holds users of similar length instead of random ones, so a seed's exact metrics differ from those
 of the random batches used before (generic on ML-100K, max_len 50, 25 epochs, seeds 1-4: test
-NDCG@10 0.0524 on average against 0.0550, within the spread of the seeds, 0.0481-0.0582).
+NDCG@10 0.0524 on average against 0.0550, within the spread of the seeds, 0.0481-0.0582). Batches
+of similar length hold very different numbers of positions, so the trainer divides each batch's
+summed loss by the epoch's mean positions per batch (`train.loss_normalization: epoch`): every
+position then weighs what it weighs in a random batch.
 """
 
 from __future__ import annotations
