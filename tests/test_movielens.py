@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from seqrec import datasets
+from seqrec.config import validate_config
 from seqrec.datasets.movielens import ML_1M, ML_20M, ML_25M, ML_100K
 from seqrec.io import InputError, read_parquet
 from seqrec.prepare import prepare
@@ -223,7 +224,10 @@ def test_prepare_orders_ties_by_the_configured_rule(ties, last_of_the_tied_pair,
     swapped = RATINGS_DAT.replace(b"1::10::5::978300760\n1::20::3::978300760\n",
                                   b"1::20::3::978300760\n1::10::5::978300760\n")
     raw = write(tmp_path / "raw", {"ml-1m/ratings.dat": swapped, "ml-1m/movies.dat": MOVIES_DAT})
-    info = prepare("movielens-1m", raw, tmp_path / "data", k_core=1, ties=ties)
+    # The rule comes with the config's prepare section, as every caller passes it (the CLI step,
+    # benchmarks/time_to_quality.py with --set prepare.ties=file).
+    options = validate_config({"prepare": {"ties": ties}})["prepare"]
+    info = prepare("movielens-1m", raw, tmp_path / "data", k_core=1, options=options)
     assert info["filters"]["ties"] == ties
     interactions = read_parquet(tmp_path / "data" / "interactions.parquet")
     items = read_parquet(tmp_path / "data" / "items.parquet").set_index("item")["raw_id"]

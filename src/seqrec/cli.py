@@ -60,8 +60,7 @@ def _verify(args: argparse.Namespace) -> None:
 def _prepare(args: argparse.Namespace) -> None:
     from seqrec.prepare import prepare
 
-    prepare(args.dataset, args.raw, args.out, k_core=args.config["prepare"]["k_core"],
-            ties=args.config["prepare"]["ties"], options=args.config["prepare"])
+    prepare(args.dataset, args.raw, args.out, k_core=args.config["prepare"]["k_core"], options=args.config["prepare"])
 
 
 def _sparsity(args: argparse.Namespace) -> None:

@@ -21,16 +21,20 @@ import numpy as np
 import pandas as pd
 
 from seqrec import datasets, splits
+from seqrec.config import validate_config
 from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.io import sha256, write_json, write_parquet
 
 def prepare(dataset: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike,
-            k_core: int = 5, ties: str = "hash", options: dict | None = None) -> dict:
+            k_core: int = 5, options: dict | None = None) -> dict:
     """Filter, re-index and split `dataset` from `raw_dir` into `out_dir`; return dataset.json.
 
-    `ties`: how a user's interactions at the same time are ordered (seqrec.splits.leave_one_out).
-    `options` (the config's `prepare` section) reach the dataset's parser.
+    `options`: the config's validated `prepare` section (None: the schema's defaults). Its `ties`
+    orders a user's interactions at the same time (seqrec.splits.leave_one_out); the dataset's
+    parser reads the rest.
     """
+    options = validate_config({})["prepare"] if options is None else options
+    ties = options["ties"]
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     tables = datasets.load_raw(dataset, raw_dir, options)
     raw, raw_items = tables.interactions[["user", "item", "timestamp"]], tables.items
