@@ -200,6 +200,29 @@ def test_aggregate_reads_each_run_from_its_path_and_writes_the_named_tables(tmp_
     assert set(metrics["method"]) == {"generic", "dynamic"} and set(metrics["n_seeds"]) == {2}
 
 
+def test_aggregate_lists_a_method_s_runs_under_the_variant_that_repeats_it(tmp_path, per_case):
+    config = json.dumps({"evaluate": {"ks": [10]}, "aggregate": {"n_bootstrap": 100}})
+    result = seqrec(tmp_path, "aggregate", "--config", config, "--dataset", "synthetic", "--per-case", *per_case,
+                    "--as-variant", "composite=dynamic", *aggregate_files("out"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = pd.read_csv(tmp_path / "out" / "m.csv")
+    assert set(metrics["method"]) == {"generic", "composite"}
+    assert set(pd.read_csv(tmp_path / "out" / "l.csv")["method"]) == {"composite"}
+
+
+@pytest.mark.parametrize("setting, fragments", [
+    ("composite", ["--as-variant composite: expected VARIANT=METHOD", "e.g. composite=dynamic"]),
+    ("composite=sigma", ["--as-variant composite=sigma: no --per-case file is of sigma",
+                         "pass sigma's per-case results"]),
+])
+def test_aggregate_with_a_bad_variant_setting_is_one_line_and_writes_nothing(tmp_path, per_case, setting,
+                                                                           fragments):
+    result = seqrec(tmp_path, "aggregate", "--dataset", "synthetic", "--per-case", *per_case,
+                    "--as-variant", setting, *aggregate_files("out"))
+    assert_one_clear_line(result, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("where, fragments", [
     ("elsewhere/synthetic/eval/dynamic/seed1/per_case.parquet",
      ["elsewhere/synthetic/eval/dynamic/seed1/per_case.parquet: not a path of the results layout's 'per_case', "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqrec.config import ConfigError, ablation_config, load_config, load_schema, validate_config
+from seqrec.config import ConfigError, ablation_config, load_config, load_schema, run_of, validate_config
 from seqrec.layout import Layout
 from seqrec.report.ablations import default_variant
 from seqrec.report.run import Run
@@ -77,6 +77,17 @@ def test_exponent_in_a_config_file_is_a_number(tmp_path):
     config = load_config(path)
     assert config["train"]["lr"] == 0.001
     assert ablation_config(config, "small_alpha")["sparsity"]["dynamic"]["alpha"] == 0.5
+
+
+def test_a_variant_that_repeats_its_method_s_config_shares_that_method_s_run():
+    config = validate_config({})  # the schema's variants: composite repeats dynamic, fixed_2 repeats fixed
+    assert run_of(config, "composite") == "dynamic" and run_of(config, "fixed_2") == "fixed"
+    assert run_of(config, "no_ema") == "no_ema" and run_of(config, "fixed_4") == "fixed_4"
+    assert run_of(config, "generic") == "generic"  # a method is its own run
+    other_weight = validate_config({"sparsity": {"fixed": {"weight": 3.0}}})
+    assert run_of(other_weight, "fixed_2") == "fixed_2"  # no longer the main fixed weight: its own run
+    disabled = validate_config({"ablations": {"enabled": False}})
+    assert run_of(disabled, "composite") == "composite"
 
 
 def test_yaml_syntax_error_names_the_file_and_line(tmp_path):

@@ -58,7 +58,13 @@ def test_workflow_renders_the_results_notebook(finished_run):
 @pytest.mark.slow
 def test_workflow_runs_the_ablations(finished_run):
     lift = pd.read_csv(finished_run / "results" / "synthetic" / "ablations" / "tables" / "lift.csv")
-    assert set(lift["method"]) == {"no_ema", "fixed_4"} and set(lift["reference"]) == {"generic"}
+    assert set(lift["method"]) == {"no_ema", "fixed_4", "fixed_2"} and set(lift["reference"]) == {"generic"}
+    # fixed_2 repeats the main fixed weight: the fixed model's runs serve it, listed under its name
+    assert not (finished_run / "results" / "synthetic" / "runs" / "fixed_2").exists()
+    metrics = pd.read_csv(finished_run / "results" / "synthetic" / "ablations" / "tables" / "metrics.csv")
+    overall = metrics.query("method == 'fixed_2' and scope == 'overall' and metric == 'ndcg' and k == 10")
+    fixed_seed1 = pd.read_parquet(finished_run / "results" / "synthetic" / "eval" / "fixed" / "seed1" / "per_case.parquet")
+    assert overall["mean"].item() == pytest.approx(fixed_seed1["ndcg@10"].mean())
     html = (finished_run / "results" / "notebooks" / "ablations.html").read_text()
     assert "no_ema" in html and "data:image/png;base64" in html
     assert "validation (" in html and "test (" in html  # the splits side by side, with their case counts
@@ -148,7 +154,7 @@ def test_bad_config_stops_the_run_with_a_clear_message(tmp_path, override, messa
 
 def test_the_readme_seeds_override_is_accepted(tmp_path):
     result = snakemake(tmp_path, "-n", "--config", "seeds=[1]")
-    assert planned_jobs(result.stdout)["train"] == 8 + 2  # tiny.yaml's 8 methods, one seed; its 2 ablation variants
+    assert planned_jobs(result.stdout)["train"] == 8 + 2  # tiny.yaml's 8 methods, one seed; 2 of its 3 ablation variants (fixed_2 is fixed)
 
 
 @pytest.fixture
@@ -169,6 +175,15 @@ def test_a_given_config_file_is_not_layered_on_the_default(workdir_with_default_
     # one generic training, one per default variant
     assert jobs["train"] == 1 + len(variants)
     assert '"lr": 0.001' in result.stdout and '"max_epochs": 30' in result.stdout  # mine.yaml + schema defaults
+
+
+def test_a_variant_that_repeats_a_method_is_not_trained_again(workdir_with_default_config):
+    mine = workdir_with_default_config / "mine.yaml"
+    mine.write_text("methods: [generic, fixed, dynamic]\nseeds: [1]\nablations: {seeds: [1]}\n")
+    jobs = planned_jobs(snakemake(workdir_with_default_config, "-n", configfile=mine).stdout)
+    variants = load_schema()["properties"]["ablations"]["properties"]["variants"]["default"]
+    # composite is the main dynamic weighting and fixed_2 the main fixed weight: their runs are the methods'
+    assert jobs["train"] == 3 + len(variants) - 2 and jobs["evaluate"] == 3 + len(variants) - 2
 
 
 def test_without_a_config_file_the_default_config_is_used(workdir_with_default_config):

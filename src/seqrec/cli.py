@@ -104,11 +104,26 @@ def _aggregate(args: argparse.Namespace) -> None:
         if run["dataset"] != args.dataset:
             raise ValueError(f"{path}: per-case results of {run['dataset']}, not of --dataset {args.dataset}")
         runs[(run["method"], int(run["seed"]))] = path
+    runs = _as_variants(runs, args.as_variant)
     settings = args.config["aggregate"]
     outputs = TableFiles(args.metrics, args.metrics_tex, args.lift, args.lift_tex)
     aggregate(args.dataset, runs, outputs, ks=args.config["evaluate"]["ks"], reference="generic",
               n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"], seed=settings["seed"],
               split=args.split)
+
+
+def _as_variants(runs: dict[tuple[str, int], Path], settings: list[str]) -> dict[tuple[str, int], Path]:
+    """`runs` with the runs of each METHOD of a VARIANT=METHOD setting listed as VARIANT instead."""
+    names: dict[str, list[str]] = {}
+    for setting in settings:
+        variant, _, method = setting.partition("=")
+        if not (variant and method):
+            raise ValueError(f"--as-variant {setting}: expected VARIANT=METHOD, e.g. composite=dynamic")
+        if not any(run_method == method for run_method, _ in runs):
+            raise ValueError(f"--as-variant {setting}: no --per-case file is of {method}; pass {method}'s "
+                             "per-case results too")
+        names.setdefault(method, []).append(variant)
+    return {(name, seed): path for (method, seed), path in runs.items() for name in names.get(method, [method])}
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -209,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--per-case", type=Path, nargs="+", required=True,
                      help=f"the evaluate step's per-case results, {layout.pattern('per_case')} (the method and seed "
                           "are read from each path)")
+    sub.add_argument("--as-variant", action="append", default=[], metavar="VARIANT=METHOD",
+                     help="list METHOD's per-case results as the ablation variant VARIANT, whose config is "
+                          "METHOD's own (it shares METHOD's runs, seqrec.config.run_of); repeatable")
     sub.add_argument("--split", choices=SPLITS, default="test",
                      help="the split the per-case results are of (default test; valid: "
                           f"{layout.pattern('valid_per_case')})")

@@ -140,6 +140,17 @@ def ablation_config(config: dict, variant: str) -> dict:
     return validate_config(merge(config, {"sparsity": overrides}), source=f"ablations.variants.{variant}")
 
 
+def run_of(config: dict, name: str) -> str:
+    """The run (results/{dataset}/runs/{run}/...) whose results are those of `name`, a method or an
+    enabled ablation variant. A variant whose config is the main one (the variant that repeats the
+    default weighting, the reference line of the fixed-weight sweep) is the same training as its
+    method, so it shares that method's run and is trained once; any other variant has its own run."""
+    ablations = config["ablations"]
+    if not ablations["enabled"] or name not in ablations["variants"]:
+        return name
+    return ablations["variants"][name]["method"] if ablation_config(config, name) == config else name
+
+
 def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():

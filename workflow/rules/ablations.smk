@@ -1,6 +1,7 @@
 # Ablations: variants of the weighting (config `ablations.variants`). A variant is trained and
 # evaluated by the train and evaluate rules like a method (results/{dataset}/runs/{variant}/...,
-# with its sparsity overrides), so every resource setting of a training applies to it; here its
+# with its sparsity overrides), so every resource setting of a training applies to it; a variant that
+# repeats a method's config shares that method's runs (seqrec.config.run_of); here its
 # results are compared with the main generic model of the same seed, on each split (the tables of
 # the validation split are the twins of the test split's, seqrec.layout.split_artifact).
 
@@ -25,7 +26,8 @@ for _split in SPLITS:
         params:
             config=step_config("evaluate", "aggregate"),
             split=_split,  # the shell command is formatted when the job runs, after the loop
+            shared=variants_sharing_runs(),
         shell:
             "python -m seqrec aggregate --config {params.config:q} --dataset {wildcards.dataset} --split {params.split} "
-            "--per-case {input:q} --metrics {output.metrics} --metrics-tex {output.metrics_tex} "
+            "--per-case {input:q} {params.shared} --metrics {output.metrics} --metrics-tex {output.metrics_tex} "
             "--lift {output.lift} --lift-tex {output.lift_tex} > {log} 2>&1"

@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
-from seqrec.config import ConfigError, ablation_config, load_schema, validate_config
+from seqrec.config import ConfigError, ablation_config, load_schema, run_of, validate_config
 from seqrec.datasets import get as get_dataset, raw_files
 from seqrec.layout import SPLITS, Layout, split_artifact
 from seqrec.methods import get_method
@@ -109,14 +109,21 @@ def split_rule(name, split):
 
 
 def ablation_per_case(wildcards, split="test"):
-    # The generic runs of the ablation seeds are the reference of every variant's lift.
+    # The generic runs of the ablation seeds are the reference of every variant's lift; a variant
+    # that repeats a method's config reads that method's runs (seqrec.config.run_of).
     per_case = LAYOUT.expand(
         split_artifact("per_case", split),
         dataset=wildcards.dataset,
-        method=["generic", *ABLATIONS],
+        method=["generic", *(run_of(config, name) for name in ABLATIONS)],
         seed=config["ablations"]["seeds"],
     )
-    return [str(path) for path in per_case]
+    return list(dict.fromkeys(map(str, per_case)))
+
+
+def variants_sharing_runs():
+    """The aggregate step's settings that list a method's runs under the variant repeating it."""
+    shared = {name: run_of(config, name) for name in ABLATIONS}
+    return " ".join(f"--as-variant {name}={run}" for name, run in shared.items() if run != name)
 
 
 def raw_path(dataset, member):

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from seqrec.config import ablation_config
+from seqrec.config import ablation_config, run_of
 from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.layout import split_artifact
 from seqrec.report.figures import interval_errors
@@ -50,8 +50,9 @@ def inputs(run: Run) -> list[Path]:
     paths = [run.path("domains", dataset=d) for d in run.datasets]
     for split in SPLITS:
         paths += run.layout.expand(split_artifact("per_case", split), dataset=run.datasets,
-                                   method=[REFERENCE, *variants(run)], seed=run.config["ablations"]["seeds"])
-    return paths
+                                   method=[run_of(run.config, m) for m in [REFERENCE, *variants(run)]],
+                                   seed=run.config["ablations"]["seeds"])
+    return list(dict.fromkeys(paths))
 
 
 def group_users(cases: pd.DataFrame, domains: pd.DataFrame) -> dict[str, np.ndarray | None]:
@@ -69,8 +70,8 @@ def split_lifts(run: Run, dataset: str, split: str) -> pd.DataFrame:
     """The rows of one dataset and split: every variant's lift over generic in every non-empty group."""
     seeds = run.config["ablations"]["seeds"]
     artifact = split_artifact("per_case", split)
-    paths = {(m, s): run.path(artifact, dataset=dataset, method=m, seed=s) for m in [REFERENCE, *variants(run)]
-             for s in seeds}
+    paths = {(m, s): run.path(artifact, dataset=dataset, method=run_of(run.config, m), seed=s)
+             for m in [REFERENCE, *variants(run)] for s in seeds}
     runs = load_runs(paths, [run.k])
     settings = run.config["aggregate"]
     cases = runs.loc[runs["method"] == REFERENCE].drop_duplicates("user")

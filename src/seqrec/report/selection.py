@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqrec.config import ablation_config
+from seqrec.config import ablation_config, run_of
 from seqrec.datasets.base import OTHER_DOMAIN
 from seqrec.io import InputError
 from seqrec.report.format import DASH, TEX_DASH, count, lift_cell, tex, latex_table, metric_label
@@ -96,7 +96,8 @@ def inputs(run: Run) -> list[Path]:
     for dataset in run.datasets:
         paths += run.layout.expand(EVIDENCE, dataset=dataset, method=REFERENCE, seed=reference_seeds)
         for candidate in listed:
-            paths += run.layout.expand(EVIDENCE, dataset=dataset, method=candidate.name, seed=list(candidate.seeds))
+            paths += run.layout.expand(EVIDENCE, dataset=dataset, method=run_of(run.config, candidate.name),
+                                       seed=list(candidate.seeds))
     return list(dict.fromkeys(paths))
 
 
@@ -122,7 +123,8 @@ def dataset_rows(run: Run, dataset: str, group: list[Candidate], rng: np.random.
     the pooled sparse cases (one per resample)."""
     names, seeds = [c.name for c in group], list(group[0].seeds)
     k, aggregate = run.k, run.config["aggregate"]
-    paths = {(m, s): run.path(EVIDENCE, dataset=dataset, method=m, seed=s) for m in [REFERENCE, *names] for s in seeds}
+    paths = {(m, s): run.path(EVIDENCE, dataset=dataset, method=run_of(run.config, m), seed=s)
+             for m in [REFERENCE, *names] for s in seeds}
     runs = load_runs(paths, [k])
     column = f"{METRIC}@{k}"
 
