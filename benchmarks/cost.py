@@ -253,8 +253,7 @@ def training_runs(config: dict) -> dict:
     once (a variant that repeats a method's config shares its runs, seqrec.config.run_of)."""
     from seqrec.config import run_of
 
-    trained = {(method, run, seed) for run in config["methods"] for method in [baseline(run)]
-               for seed in config["seeds"]}
+    trained = {(baseline(run), run, seed) for run in config["methods"] for seed in config["seeds"]}
     ablations = config["ablations"]
     if ablations["enabled"]:
         trained |= {(variant["method"], run_of(config, name), seed) for name, variant in ablations["variants"].items()

@@ -37,6 +37,8 @@ try:
     _ablation_configs = {name: ablation_config(config, name) for name in ABLATIONS}
 except ConfigError as err:
     raise WorkflowError(str(err))
+# The run whose results are each variant's: its own, or its method's when it repeats that config.
+ABLATION_RUNS = {name: run_of(config, name) for name in ABLATIONS}
 
 # Each step is one call of the package's command line (`python -m seqrec <step>`) with src/ on the
 # path, so the same call works in a plain virtual environment and in the per-rule conda
@@ -114,7 +116,7 @@ def ablation_per_case(wildcards, split="test"):
     per_case = LAYOUT.expand(
         split_artifact("per_case", split),
         dataset=wildcards.dataset,
-        method=["generic", *(run_of(config, name) for name in ABLATIONS)],
+        method=["generic", *ABLATION_RUNS.values()],
         seed=config["ablations"]["seeds"],
     )
     return list(dict.fromkeys(map(str, per_case)))
@@ -122,8 +124,7 @@ def ablation_per_case(wildcards, split="test"):
 
 def variants_sharing_runs():
     """The aggregate step's settings that list a method's runs under the variant repeating it."""
-    shared = {name: run_of(config, name) for name in ABLATIONS}
-    return " ".join(f"--as-variant {name}={run}" for name, run in shared.items() if run != name)
+    return " ".join(f"--as-variant {name}={run}" for name, run in ABLATION_RUNS.items() if run != name)
 
 
 def raw_path(dataset, member):
