@@ -25,7 +25,7 @@ included).
 Extrapolated: one training = E epochs x (epoch + one validation over every user) + one test
 evaluation; CALRec adds its target-domain stage (paper.yaml: 5 epochs), pop is fitted in one pass.
 paper.yaml = every dataset x every method x its 3 seeds + the ablation variants with runs of their
-own (13 of the schema's 15: composite and fixed_2 repeat dynamic and fixed) x the ablation seeds
+own (13 of the schema's 15: log_inverse_frequency and fixed_2 repeat dynamic and fixed) x the ablation seeds
 (default [1]). E is not known before training (early stopping,
 patience 10): the table gives each of `--epochs`. On a 2-core CPU the jobs run either one at a time
 with 2 threads (the 2-thread wall times) or two side by side with 1 thread each (half the sum of the

@@ -344,7 +344,7 @@ def test_every_verdict_names_the_dynamic_weighting_of_the_run(tmp_path):
     expected = "score=log_inverse_frequency, alpha=1, normalise=densest, w_min=1, w_max=5, ema_decay=0.99"
     assert (table["weighting"] == expected).all()
     assert claims.weighting(validate_config({})["sparsity"]["dynamic"]) == (
-        "score=composite, alpha=0.5, normalise=mean, w_min=1, w_max=5, ema_decay=0.99")
+        "score=log_inverse_frequency, alpha=1, normalise=mean, w_min=1, w_max=5, ema_decay=0.99")
     run = Run(validate_config({"sparsity": sparsity}), Layout(results=results))
     sentence = claims_report.weightings(table)
     assert sentence.endswith(f"(sparsity.dynamic): {expected}.") and "dynamic trained with" in sentence

@@ -211,7 +211,7 @@ def test_aggregate_lists_a_method_s_runs_under_the_variant_that_repeats_it(tmp_p
 
 
 @pytest.mark.parametrize("setting, fragments", [
-    ("composite", ["--as-variant composite: expected VARIANT=METHOD", "e.g. composite=dynamic"]),
+    ("composite", ["--as-variant composite: expected VARIANT=METHOD", "e.g. fixed_2=fixed"]),
     ("composite=sigma", ["--as-variant composite=sigma: no --per-case file is of sigma",
                          "pass sigma's per-case results"]),
 ])

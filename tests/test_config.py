@@ -80,14 +80,14 @@ def test_exponent_in_a_config_file_is_a_number(tmp_path):
 
 
 def test_a_variant_that_repeats_its_method_s_config_shares_that_method_s_run():
-    config = validate_config({})  # the schema's variants: composite repeats dynamic, fixed_2 repeats fixed
-    assert run_of(config, "composite") == "dynamic" and run_of(config, "fixed_2") == "fixed"
-    assert run_of(config, "no_ema") == "no_ema" and run_of(config, "fixed_4") == "fixed_4"
+    config = validate_config({})  # the schema's variants: log_inverse_frequency repeats dynamic, fixed_2 fixed
+    assert run_of(config, "log_inverse_frequency") == "dynamic" and run_of(config, "fixed_2") == "fixed"
+    assert run_of(config, "composite") == "composite" and run_of(config, "fixed_4") == "fixed_4"
     assert run_of(config, "generic") == "generic"  # a method is its own run
     other_weight = validate_config({"sparsity": {"fixed": {"weight": 3.0}}})
     assert run_of(other_weight, "fixed_2") == "fixed_2"  # no longer the main fixed weight: its own run
     disabled = validate_config({"ablations": {"enabled": False}})
-    assert run_of(disabled, "composite") == "composite"
+    assert run_of(disabled, "log_inverse_frequency") == "log_inverse_frequency"
 
 
 def test_yaml_syntax_error_names_the_file_and_line(tmp_path):
@@ -154,11 +154,19 @@ def test_without_a_config_file_the_default_is_used_and_overrides_layer_on_the_fi
 
 
 def test_the_reference_line_of_the_fixed_weight_sweep_is_the_variant_that_repeats_the_default():
-    assert default_variant(Run(validate_config({}), Layout())) == "composite"
-    first_default = {"sparsity": {"dynamic": {"score": "inverse_frequency"}}}
+    assert default_variant(Run(validate_config({}), Layout())) == "log_inverse_frequency"
+    first_default = {"sparsity": {"dynamic": {"score": "inverse_frequency", "alpha": 0.5}}}
     assert default_variant(Run(validate_config(first_default), Layout())) == "square_root"
     only_fixed = {"ablations": {"variants": {"fixed_2": {"method": "fixed", "sparsity": {"fixed": {"weight": 2.0}}}}}}
     assert default_variant(Run(validate_config(only_fixed), Layout())) is None
+
+
+def test_a_variant_that_names_a_score_names_its_alpha_too():
+    # so that a former default (composite, downweight_dense, ...) stays itself when the default changes
+    variants = load_schema()["properties"]["ablations"]["properties"]["variants"]["default"]
+    for name, variant in variants.items():
+        dynamic = variant["sparsity"].get("dynamic", {})
+        assert "score" not in dynamic or "alpha" in dynamic, name
 
 
 def test_the_dynamic_default_agrees_in_the_schema_both_config_files_and_the_docs():

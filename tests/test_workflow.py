@@ -182,7 +182,7 @@ def test_a_variant_that_repeats_a_method_is_not_trained_again(workdir_with_defau
     mine.write_text("methods: [generic, fixed, dynamic]\nseeds: [1]\nablations: {seeds: [1]}\n")
     jobs = planned_jobs(snakemake(workdir_with_default_config, "-n", configfile=mine).stdout)
     variants = load_schema()["properties"]["ablations"]["properties"]["variants"]["default"]
-    # composite is the main dynamic weighting and fixed_2 the main fixed weight: their runs are the methods'
+    # log_inverse_frequency is the main dynamic weighting and fixed_2 the main fixed weight: the methods' runs
     assert jobs["train"] == 3 + len(variants) - 2 and jobs["evaluate"] == 3 + len(variants) - 2
 
 

@@ -127,7 +127,7 @@ Each claim gets one of five verdicts, computed from this run's numbers by `src/s
 
 def weighting(dynamic: Mapping) -> str:
     """The dynamic weighting behind the verdicts, from a validated config's `sparsity.dynamic`:
-    "score=composite, alpha=0.5, normalise=mean, w_min=1, w_max=5, ema_decay=0.99"."""
+    "score=log_inverse_frequency, alpha=1, normalise=mean, w_min=1, w_max=5, ema_decay=0.99"."""
     def value(v) -> str:
         return f"{v:g}" if isinstance(v, float) else str(v)
 

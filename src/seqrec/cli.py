@@ -118,7 +118,7 @@ def _as_variants(runs: dict[tuple[str, int], Path], settings: list[str]) -> dict
     for setting in settings:
         variant, _, method = setting.partition("=")
         if not (variant and method):
-            raise ValueError(f"--as-variant {setting}: expected VARIANT=METHOD, e.g. composite=dynamic")
+            raise ValueError(f"--as-variant {setting}: expected VARIANT=METHOD, e.g. fixed_2=fixed")
         if not any(run_method == method for run_method, _ in runs):
             raise ValueError(f"--as-variant {setting}: no --per-case file is of {method}; pass {method}'s "
                              "per-case results too")
