@@ -44,7 +44,8 @@ def config(datasets, variants, methods=("generic", "dynamic"), seeds=(1, 2)):
     return validate_config({"datasets": list(datasets), "methods": list(methods), "seeds": list(seeds),
                             "evaluate": {"ks": [10]}, "aggregate": {"n_bootstrap": 200},
                             "ablations": {"seeds": [1], "variants": variants},
-                            "sparsity": {"dynamic": {"w_min": 0.5}}})  # the candidates' changes are from this
+                            # the candidates' changes are from this, whatever the schema's default
+                            "sparsity": {"dynamic": {"alpha": 0.5, "w_min": 0.5}}})
 
 
 VARIANTS = {
