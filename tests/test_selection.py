@@ -117,6 +117,28 @@ def test_without_an_admissible_candidate_the_highest_worst_upper_bound_is_chosen
     assert rule.index[rule["chosen"]].tolist() == ["greedy"]
 
 
+def test_a_further_dataset_can_only_lower_a_candidates_worst_upper_bound(tmp_path):
+    # synthetic alone: none admissible, greedy's worst upper bound (-3%) the highest. movielens-100k
+    # keeps greedy's dense domains (-1%) and costs upweight -30%: greedy stays the choice, each
+    # candidate's key is its lowest over the datasets, and no dataset makes an excluded one admissible.
+    write_dataset(tmp_path, "synthetic", {
+        ("generic", 1): {}, ("dynamic", 1): {"Dense": 0.8, "Rare": 1.5},
+        ("greedy", 1): {"Dense": 0.97, "Rare": 1.1}, ("upweight", 1): {"Dense2": 0.9, "Rare": 2.0},
+    })
+    write_dataset(tmp_path, "movielens-100k", {
+        ("generic", 1): {}, ("dynamic", 1): {"Rare": 1.5},
+        ("greedy", 1): {"Dense": 0.99, "Rare": 1.1}, ("upweight", 1): {"Dense": 0.7, "Rare": 2.0},
+    })
+    run = Run(config(["synthetic", "movielens-100k"], VARIANTS, seeds=[1]), Layout(results=tmp_path))
+    frame = table(run)
+    assert rows(frame, "movielens-100k")["admissible"].to_dict() == {"dynamic": True, "greedy": True, "upweight": False}
+    rule = rows(frame)
+    assert not rule["admissible"].any()
+    assert rule["worst_dense_ci_high"].to_dict() == pytest.approx({"dynamic": -0.2, "greedy": -0.03, "upweight": -0.3})
+    assert rule["worst_dense_dataset"].to_dict() == {"dynamic": "synthetic", "greedy": "synthetic", "upweight": "movielens-100k"}
+    assert rule.index[rule["chosen"]].tolist() == ["greedy"]
+
+
 @pytest.mark.parametrize("factor, chosen", [(1.2005, "dynamic"), (1.202, "close")])
 def test_a_tie_within_a_tenth_of_a_point_goes_to_fewer_changed_settings(tmp_path, factor, chosen):
     variants = {"close": {"method": "dynamic", "sparsity": {"dynamic": {"normalise": "densest"}}},
