@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,19 @@ def test_infeasible_sizes_are_refused():
         synthetic.generate(n_users=100, n_interactions=100)
     with pytest.raises(ValueError, match="n_domains"):
         synthetic.generate(n_items=20, n_domains=30)
+
+
+def test_memory_grows_by_a_bit_per_user_and_item():
+    """The generator remembers which items each user has seen: a byte per pair would need 11 GiB
+    at Amazon Electronics' shape and 25 GiB at Yelp's, a bit per pair an eighth of that."""
+    n_users, n_items = 20_000, 8_000
+    tracemalloc.start()
+    try:
+        synthetic.generate(n_users=n_users, n_items=n_items, n_interactions=120_000, seed=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < n_users * n_items / 4
 
 
 def test_write_and_load_raw_round_trip(tmp_path):

@@ -42,6 +42,7 @@ GENRES = [
 
 MIN_LENGTH = 5
 N_SUCCESSORS = 3
+SUCCESSOR_CHUNK = 256  # rows of a domain whose successors are drawn at once
 SECONDARY_COUNT_PROBS = [0.45, 0.4, 0.15]  # probability of 0, 1 and 2 secondary domains
 USER_CONCENTRATION = 10.0  # Dirichlet concentration of a user's mixture around the base shares
 MIXTURE_FLOOR = 0.05  # part of every mixture kept at the base shares: no domain is impossible
@@ -164,9 +165,13 @@ def _successors(rng: np.random.Generator, block_start: np.ndarray, counts: np.nd
         k = min(N_SUCCESSORS, n - 1)
         if k == 0:
             continue
-        keys = rng.exponential(size=(n, n)) / weight[lo:lo + n]
-        np.fill_diagonal(keys, np.inf)
-        successors[lo:lo + n, :k] = lo + np.argpartition(keys, k - 1, axis=1)[:, :k]
+        # Rows in chunks, so memory stays bounded by SUCCESSOR_CHUNK rows of the largest domain
+        # (consecutive draws from rng give the same numbers as one draw of all rows).
+        for row in range(0, n, SUCCESSOR_CHUNK):
+            rows = np.arange(row, min(row + SUCCESSOR_CHUNK, n))
+            keys = rng.exponential(size=(len(rows), n)) / weight[lo:lo + n]
+            keys[np.arange(len(rows)), rows] = np.inf
+            successors[lo + rows, :k] = lo + np.argpartition(keys, k - 1, axis=1)[:, :k]
     return successors
 
 
@@ -202,6 +207,28 @@ def _lengths(raw: np.ndarray, cap: np.ndarray, total: int) -> np.ndarray:
     return lengths
 
 
+class _SeenSlots:
+    """Which slots each user has seen, one bit per (user, slot): at Yelp's shape (280,000 users,
+    95,000 items) a byte per pair would need 25 GiB, a bit 3.1 GiB."""
+
+    def __init__(self, n_users: int, n_slots: int):
+        self.n_slots = n_slots
+        self.bits = np.zeros((n_users, (n_slots + 7) // 8), dtype=np.uint8)
+
+    def contains(self, users: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Whether users[i] has seen slots[i] (the two broadcast against each other)."""
+        return (self.bits[users, slots >> 3] >> (slots & 7)) & 1 == 1
+
+    def add(self, users: np.ndarray, slots: np.ndarray) -> None:
+        """Mark slots[i] as seen by users[i]; each user appears at most once."""
+        self.bits[users, slots >> 3] |= (1 << (slots & 7)).astype(np.uint8)
+
+    def rows(self, users: np.ndarray) -> np.ndarray:
+        """The seen slots of `users` as a boolean matrix, one row per user."""
+        return np.unpackbits(self.bits[users], axis=1, count=self.n_slots,
+                             bitorder="little").astype(bool)
+
+
 def _walk(rng: np.random.Generator, lengths: np.ndarray, mix: np.ndarray, slot_domain: np.ndarray,
           within: np.ndarray, successors: np.ndarray, strength: float) -> np.ndarray:
     """The slot sequences of all users, concatenated in user order; no user sees a slot twice.
@@ -219,7 +246,7 @@ def _walk(rng: np.random.Generator, lengths: np.ndarray, mix: np.ndarray, slot_d
     item_cum[block_end] = 1.0
     item_cum += 2.0 * slot_domain
 
-    seen = np.zeros((n_users, n_slots), dtype=bool)
+    seen = _SeenSlots(n_users, n_slots)
 
     def draw_domain(users: np.ndarray) -> np.ndarray:
         return (mix_cum[users] < 1.0 - rng.random((len(users), 1))).sum(axis=1)
@@ -232,15 +259,15 @@ def _walk(rng: np.random.Generator, lengths: np.ndarray, mix: np.ndarray, slot_d
         domains = draw_domain(users)
         slots = draw_item(domains)
         for _ in range(MAX_REJECTIONS):
-            taken = seen[users, slots]
+            taken = seen.contains(users, slots)
             if not taken.any():
                 return slots
             slots[taken] = draw_item(domains[taken])
-        taken = np.flatnonzero(seen[users, slots])
+        taken = np.flatnonzero(seen.contains(users, slots))
         if len(taken):
             # Exact sampling among the unseen slots of the domain, or of the user's whole
             # distribution where the user has seen the entire domain.
-            unseen = ~seen[users[taken]]
+            unseen = ~seen.rows(users[taken])
             p = (slot_domain == domains[taken, None]) * within * unseen
             exhausted = p.sum(axis=1) == 0
             p[exhausted] = mix[users[taken[exhausted]]][:, slot_domain] * within * unseen[exhausted]
@@ -259,14 +286,14 @@ def _walk(rng: np.random.Generator, lengths: np.ndarray, mix: np.ndarray, slot_d
         if t > 0:
             follow = np.flatnonzero(rng.random(n) < strength)
             candidates = successors[prev[users[follow]]]
-            free = (candidates >= 0) & ~seen[users[follow][:, None], candidates]
+            free = (candidates >= 0) & ~seen.contains(users[follow][:, None], candidates)
             pick = np.where(free, rng.random(candidates.shape), 2.0).argmin(axis=1)
             rows = np.arange(len(follow))
             ok = free[rows, pick]
             slots[follow[ok]] = candidates[rows, pick][ok]
         fresh = slots < 0
         slots[fresh] = draw_unseen(users[fresh])
-        seen[users, slots] = True
+        seen.add(users, slots)
         prev[users] = slots
         out[start[users] + t] = slots
     return out
