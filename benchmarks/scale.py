@@ -1,11 +1,12 @@
-"""Time and peak memory of each step at the scale of the large datasets (ML-25M, Amazon Electronics).
+"""Time and peak memory of each step at the scale of the large datasets (ML-25M, Amazon Electronics, Yelp).
 
-    PYTHONPATH=src python benchmarks/scale.py [--shapes ml-25m amazon-electronics] [--threads 1]
-        [--train-batches 10] [--eval-users 4096] [--work-dir DIR]
+    PYTHONPATH=src python benchmarks/scale.py [--shapes ml-25m amazon-electronics yelp] [--threads 1]
+        [--train-batches 10] [--eval-batches 8] [--loss sampled_softmax] [--work-dir DIR]
 
 Data of each dataset's shape comes from the synthetic generator (seqrec.datasets.synthetic): ML-25M
 (162,541 users, 59,047 items, 25,000,095 interactions) and Amazon Electronics 2014 5-core (192,403
-users, 63,001 items, 1,689,188 reviews). Each step runs in its own process, so its peak resident
+users, 63,001 items, 1,689,188 reviews), and Yelp's shape as benchmarks/cost.py assumes it (no Yelp
+file here; 280,000 users, 95,000 items, 4.3 M interactions). Each step runs in its own process, so its peak resident
 memory (the child's own ru_maxrss, from os.wait4) and its CPU seconds are its own:
 
 - generate: synthetic.write_raw (measured apart: the generator is not a workflow step of these
@@ -15,7 +16,7 @@ memory (the child's own ru_maxrss, from os.wait4) and its CPU seconds are its ow
   shrinking the catalogue that evaluation ranks (Amazon's shape: 63,001 items to 26,631), whereas
   the real 5-core files keep every item; the filter still makes its pass over all interactions;
 - sparsity: seqrec.weighting.sparsity_step with paper.yaml's sparsity section;
-- train: a `generic` Trainer with paper.yaml's train section on the CPU; `--train-batches` of an
+- train: a `generic` Trainer with paper.yaml's train section (its loss replaced by `--loss` where given) on the CPU; `--train-batches` of an
   epoch's length-grouped batches, spread over their widths (benchmarks/sampled.py), are timed and
   the epoch is extrapolated as batches x mean step;
 - evaluate: the evaluate step's work on the model saved by train (an untrained model ranks at the
@@ -41,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cost
 import sampled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,7 @@ PAPER_CONFIG = ROOT / "config" / "paper.yaml"
 SHAPES = {  # users, items, interactions
     "ml-25m": (162_541, 59_047, 25_000_095),
     "amazon-electronics": (192_403, 63_001, 1_689_188),
+    "yelp": cost.SHAPES["yelp"][:3],
 }
 STAGES = ("generate", "prepare", "sparsity", "train", "evaluate")
 GIB = 1024 ** 3
@@ -65,6 +68,8 @@ def main() -> None:
     parser.add_argument("--eval-batches", type=int, default=8,
                         help="evaluation batches timed, spread over the widths (0: rank every user)")
     parser.add_argument("--k-core", type=int, default=1, help="prepare's k-core filter (paper.yaml: 5)")
+    parser.add_argument("--loss", choices=["sampled_softmax", "full_softmax"], default=None,
+                        help="the training loss (default: paper.yaml's)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep each shape's files here (a generated dataset of the same shape is reused)")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # a child's own stage
@@ -99,6 +104,8 @@ def child(stage: str, shape: str, work_dir: Path, args: argparse.Namespace) -> d
     command = [sys.executable, __file__, "--stage", stage, "--shape", shape, "--work-dir", str(work_dir),
                "--threads", str(args.threads), "--train-batches", str(args.train_batches),
                "--eval-batches", str(args.eval_batches), "--k-core", str(args.k_core)]
+    if args.loss:
+        command += ["--loss", args.loss]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     output = process.stdout.read()
@@ -185,6 +192,8 @@ def train_stage(shape, raw, data, sparsity, run, args) -> dict:
     from seqrec.train import Trainer, seed_everything
 
     config = paper_config()
+    if args.loss:
+        config["train"]["loss"] = args.loss
     seed_everything(1)
     trainer = Trainer(io.read_parquet(data / "interactions.parquet"), io.read_parquet(data / "items.parquet"),
                       io.read_parquet(sparsity / "domains.parquet"), "generic", "synthetic", config,
@@ -194,7 +203,7 @@ def train_stage(shape, raw, data, sparsity, run, args) -> dict:
     io.save_torch({"architecture": trainer.method.architecture, "model_args": trainer.model_args,
                    "state_dict": trainer.model.state_dict()}, run / "model.pt")
     return {"wall_extrapolated": steps.total("wall"), "cpu_extrapolated": steps.total("cpu"),
-            "note": f"epoch = {steps.batches:,} batches x mean of {steps.timed} timed steps spread over the "
+            "note": f"{config['train']['loss']}: epoch = {steps.batches:,} batches x mean of {steps.timed} timed steps spread over the "
                     f"widths ({1000 * steps.wall:,.0f} ms wall, {1000 * steps.cpu:,.0f} ms CPU); "
                     f"{len(trainer.inputs):,} sequences, {positions:,} training positions"}
 
