@@ -52,9 +52,11 @@ def test_baseline_trains_and_is_deterministic(tiny_dataset, tiny_text, tmp_path,
     assert saved["architecture"] == method and type(model).__name__.lower() == method
 
 
-def test_pop_is_fitted_in_one_pass_and_ranks_by_training_count(tiny_dataset, tiny_text, tmp_path):
+def test_pop_is_fitted_in_one_pass_and_ranks_by_training_count(tiny_dataset, tiny_text, tmp_path, capsys):
     history, _ = run(tiny_dataset, tiny_text, tmp_path, "pop")
     assert list(history["epoch"]) == [1]
+    log = capsys.readouterr().out
+    assert "epoch 1: fitted, no training loss  valid NDCG@10" in log and "nan" not in log
     config, data, _ = tiny_dataset
     interactions = pd.read_parquet(data / "interactions.parquet")
     counts = interactions.loc[interactions["split"] == "train", "item"].value_counts()

@@ -351,7 +351,8 @@ def train(interactions: Path, items: Path, domains: Path, outputs: RunFiles, dat
             progress["stale"] += 1
         progress["epoch"] = epoch
         progress["stage_epoch"] += 1
-        print(f"epoch {epoch}: loss {train_loss:.4f}  valid NDCG@10 {row['valid_ndcg@10']:.4f}  "
+        loss_text = "fitted, no training loss" if trainer.fitted else f"loss {train_loss:.4f}"
+        print(f"epoch {epoch}: {loss_text}  valid NDCG@10 {row['valid_ndcg@10']:.4f}  "
               f"Recall@10 {row['valid_recall@10']:.4f}  ({row['epoch_seconds']:.1f}s)", flush=True)
         checkpoint.save(checkpoint_path, run, trainer.state(), progress)
 
