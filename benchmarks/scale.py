@@ -6,8 +6,8 @@
 Data of each dataset's shape comes from the synthetic generator (seqrec.datasets.synthetic): ML-25M
 (162,541 users, 59,047 items, 25,000,095 interactions) and Amazon Electronics 2014 5-core (192,403
 users, 63,001 items, 1,689,188 reviews), and Yelp's shape as benchmarks/cost.py assumes it (no Yelp
-file here; 280,000 users, 95,000 items, 4.3 M interactions). Each step runs in its own process, so its peak resident
-memory (the child's own ru_maxrss, from os.wait4) and its CPU seconds are its own:
+file here; 280,000 users, 95,000 items, 4.3 M interactions). Each step runs in its own process, so
+its peak resident memory (the child's own ru_maxrss, from os.wait4) and its CPU seconds are its own:
 
 - generate: synthetic.write_raw (measured apart: the generator is not a workflow step of these
   datasets, whose real parsers read the downloaded files);
@@ -16,9 +16,9 @@ memory (the child's own ru_maxrss, from os.wait4) and its CPU seconds are its ow
   shrinking the catalogue that evaluation ranks (Amazon's shape: 63,001 items to 26,631), whereas
   the real 5-core files keep every item; the filter still makes its pass over all interactions;
 - sparsity: seqrec.weighting.sparsity_step with paper.yaml's sparsity section;
-- train: a `generic` Trainer with paper.yaml's train section (its loss replaced by `--loss` where given) on the CPU; `--train-batches` of an
-  epoch's length-grouped batches, spread over their widths (benchmarks/sampled.py), are timed and
-  the epoch is extrapolated as batches x mean step;
+- train: a `generic` Trainer with paper.yaml's train section on the CPU, its loss replaced by
+  `--loss` where given; `--train-batches` of an epoch's length-grouped batches, spread over their
+  widths (benchmarks/sampled.py), are timed and the epoch is extrapolated as batches x mean step;
 - evaluate: the evaluate step's work on the model saved by train (an untrained model ranks at the
   same cost): the test cases of every user, and the full ranking over all items (history masked,
   paper.yaml's evaluate section) of `--eval-batches` of its batches spread over their widths,
@@ -203,8 +203,8 @@ def train_stage(shape, raw, data, sparsity, run, args) -> dict:
     io.save_torch({"architecture": trainer.method.architecture, "model_args": trainer.model_args,
                    "state_dict": trainer.model.state_dict()}, run / "model.pt")
     return {"wall_extrapolated": steps.total("wall"), "cpu_extrapolated": steps.total("cpu"),
-            "note": f"{config['train']['loss']}: epoch = {steps.batches:,} batches x mean of {steps.timed} timed steps spread over the "
-                    f"widths ({1000 * steps.wall:,.0f} ms wall, {1000 * steps.cpu:,.0f} ms CPU); "
+            "note": f"{config['train']['loss']}: epoch = {steps.batches:,} batches x mean of {steps.timed} timed "
+                    f"steps spread over the widths ({1000 * steps.wall:,.0f} ms wall, {1000 * steps.cpu:,.0f} ms CPU); "
                     f"{len(trainer.inputs):,} sequences, {positions:,} training positions"}
 
 

@@ -216,7 +216,8 @@ class _SeenSlots:
         self.bits = np.zeros((n_users, (n_slots + 7) // 8), dtype=np.uint8)
 
     def contains(self, users: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Whether users[i] has seen slots[i] (the two broadcast against each other)."""
+        """Whether users[i] has seen slots[i] (the two broadcast against each other); a negative
+        slot (a missing successor) reads some other bit, so callers mask it."""
         return (self.bits[users, slots >> 3] >> (slots & 7)) & 1 == 1
 
     def add(self, users: np.ndarray, slots: np.ndarray) -> None:
