@@ -63,7 +63,7 @@ def main() -> None:
     if not both["tied_hash"].equals(both["tied_file"]):
         raise SystemExit("error: the two folders tie different users' test items: are they the same dataset?")
     groups = {
-        "all": both.index == both.index,
+        "all": np.ones(len(both), dtype=bool),
         "untied (same target)": ~both["tied_hash"],
         "tied, same target": both["tied_hash"] & both["same_target"],
         "tied, other target": both["tied_hash"] & ~both["same_target"],
