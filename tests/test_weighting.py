@@ -56,15 +56,30 @@ def test_dynamic_weights_are_bounded():
 
 def test_dynamic_ema_update():
     table = domain_table(INTERACTIONS, ITEMS, 0.5)
-    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.5), "toy")
+    # batches of two positives: the start (training shares) weighs as much as one batch
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.5), "toy", batch_positions=2)
     weighting.observe(torch.tensor([2, 2, 0]))  # two positives of B, one padding position
-    # EMA: A 0.5*0.8 + 0.5*0 = 0.4, B 0.5*0.4 + 0.5*1 = 0.7; scores 2.5 and 1/0.7;
-    # item scores 2.5, 1/0.7, 2.5; normaliser (15 + 2/0.7 + 5) / 10 = 16/7.
-    assert weighting.ema.tolist() == pytest.approx([0.4, 0.7])
+    # positives in A: 0.5*1.6 + 0.5*0 = 0.8, in B: 0.5*0.8 + 0.5*2 = 1.4, in all: 0.5*2 + 0.5*2 = 2;
+    # frequencies A 0.4, B 0.7; scores 2.5 and 1/0.7; item scores 2.5, 1/0.7, 2.5;
+    # normaliser (15 + 2/0.7 + 5) / 10 = 16/7.
+    assert weighting.frequency.tolist() == pytest.approx([0.4, 0.7])
     assert weighting.domain_weights().tolist() == pytest.approx([2.5 * 7 / 16, 10 / 16])
-    restored = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.5), "toy")
+    restored = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.5), "toy", batch_positions=2)
     restored.load_state_dict(weighting.state_dict())
     assert restored.item_weights.tolist() == pytest.approx(weighting.item_weights.tolist())
+
+
+def test_ema_counts_every_position_alike_whatever_the_size_of_its_batch():
+    # Length-grouped batches hold from a few to thousands of positions. Here a batch of one B
+    # positive and a batch of nine A positives alternate: B holds 1 of every 10 positions, so its
+    # moving frequency must settle near 0.1 (the mean of the two batches' shares would be 0.5).
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.99), "toy")
+    for _ in range(1000):
+        weighting.observe(torch.tensor([2]))
+        weighting.observe(torch.ones(9, dtype=torch.long))
+    # steady state after the A batch: B = beta / (beta + 9), A = 9 / (beta + 9)
+    assert weighting.frequency.tolist() == pytest.approx([9 / 9.99, 0.99 / 9.99], abs=1e-4)
 
 
 def test_densest_normalisation_makes_the_densest_domain_weigh_one():
@@ -82,7 +97,8 @@ def test_densest_normalisation_makes_the_densest_domain_weigh_one():
 
 def test_densest_normalisation_follows_the_ema_of_the_densest_training_domain():
     table = domain_table(INTERACTIONS, ITEMS, 0.5)
-    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(normalise="densest", ema_decay=0.5), "toy")
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(normalise="densest", ema_decay=0.5), "toy",
+                                batch_positions=2)
     weighting.observe(torch.tensor([2, 2, 0]))
     # EMA A 0.4, B 0.7 (as above): scores 2.5 and 1/0.7, divided by A's current score 2.5.
     assert weighting.domain_weights().tolist() == pytest.approx([1.0, 1 / (0.7 * 2.5)])

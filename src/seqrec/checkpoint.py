@@ -23,7 +23,7 @@ import torch
 
 from seqrec import __version__, io
 
-FORMAT = 1
+FORMAT = 2  # 2: the dynamic weighting keeps moving positive counts (1: moving frequencies)
 CONFIG_SECTIONS = ("train", "sparsity", "evaluate")
 NOT_DETERMINING = ("threads", "device")  # train keys that change where a run computes, not what
 

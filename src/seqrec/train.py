@@ -91,28 +91,29 @@ class Trainer:
         self.optimizer = None if self.fitted else torch.optim.AdamW(
             self.model.parameters(), lr=self.settings["lr"], weight_decay=self.settings["weight_decay"])
         self.item_frequency = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
-        self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
-                                         dataset, device)
         self.domain_names = domains["domain"].tolist()
         self.inputs, self.targets, self.lengths = training_tensors(interactions, self.settings["max_len"], device)
         # length_grouped_batches makes ceil(users / batch_size) batches, hence optimiser steps, an epoch
         steps_per_epoch = -(-len(self.lengths) // self.settings["batch_size"])
-        self.loss_positions = self.mean_batch_positions(steps_per_epoch)
+        batch_positions = self.mean_batch_positions(steps_per_epoch)
+        self.loss_positions = None if self.settings["loss_normalization"] == "batch" else batch_positions
+        self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
+                                         dataset, device, batch_positions)
         self.scheduler = None if self.fitted else schedule.scheduler(
             self.optimizer, steps_per_epoch=steps_per_epoch, settings=self.settings)
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
         self.eval_batch_size = config["evaluate"]["batch_size"]
 
-    def mean_batch_positions(self, steps_per_epoch: int) -> float | None:
-        """What a batch's summed loss is divided by (train.loss_normalization). `epoch`: the mean number
-        of training positions per batch over the epoch, so that every position weighs the same, as in
-        random batches, whatever the lengths of the sequences batched with it. `batch` (None): the
-        batch's own positions, so that a position in a batch of short sequences weighs more: on ML-1M at
-        max_len 200 and batch 128 the batches hold 2,209 to 25,600 positions (13,488 on average), so a
-        position weighs 6.1 to 0.53 times what it weighs in a random batch."""
-        if self.fitted or self.settings["loss_normalization"] == "batch":
-            return None
+    def mean_batch_positions(self, steps_per_epoch: int) -> float:
+        """The mean number of training positions per batch over the epoch. With
+        train.loss_normalization `epoch` a batch's summed loss is divided by it, so that every position
+        weighs the same, as in random batches, whatever the lengths of the sequences batched with it;
+        with `batch` by the batch's own positions, so that a position in a batch of short sequences
+        weighs more: on ML-1M at max_len 200 and batch 128 the batches hold 2,209 to 25,600 positions
+        (13,488 on average), so a position weighs 6.1 to 0.53 times what it weighs in a random batch.
+        It is also how much the training shares weigh at the start of the dynamic weighting's moving
+        domain frequencies."""
         if self.causal:
             positions = int(self.targets.ne(0).sum())
         else:  # one position per prefix

@@ -184,7 +184,10 @@ class DynamicWeighting(Weighting):
 
     score_d(t) = s_d * (f_d(t) / f_d)^-alpha, with s_d the configured static score (for
     inverse_frequency s_d = f_d^-alpha, so score_d(t) = f_d(t)^-alpha), f_d the training share and
-    f_d(t) = beta * f_d(t-1) + (1 - beta) * (share of domain d among the batch's positives).
+    f_d(t) = n_d(t) / n(t) the moving frequency: n_d(t) = beta * n_d(t-1) + (1 - beta) * (the batch's
+    positives in d) and n(t) the same for all its positives, so that every position counts alike
+    whatever the size of its batch (length-grouped batches hold from a few hundred to tens of
+    thousands). The start, f_d(0) = f_d, weighs as much as a batch of `batch_positions` positions.
     w_d(t) = clip(score_d(t) / c(t), w_min, w_max). normalise "mean": c(t) is the mean of the
     combined score over the training positives (sum_i p_i * combine_{d in D(i)} score_d(t), p_i the
     item's share of training positives), so that before clipping the mean weight of a training
@@ -194,7 +197,7 @@ class DynamicWeighting(Weighting):
 
     def __init__(self, domains: ItemDomains, table: pd.DataFrame, item_frequency: torch.Tensor, *,
                  score: str, alpha: float, w_min: float, w_max: float, ema_decay: float, combine: str,
-                 normalise: str, effective_number_beta: float = 0.9999):
+                 normalise: str, batch_positions: float, effective_number_beta: float = 0.9999):
         device = domains.matrix.device
         base = torch.tensor(rarity(table, score, effective_number_beta), dtype=torch.float32, device=device)
         share = torch.tensor(table["share"].to_numpy(np.float64), dtype=torch.float32, device=device)
@@ -206,14 +209,21 @@ class DynamicWeighting(Weighting):
         self.has_data = share > 0
         self.static_score = torch.where(base > 0, base.clamp_min(1e-12) ** -alpha, torch.full_like(base, math.inf))
         self.share_floor = share.clamp_min(1e-12)  # the divisor of the EMA ratio
-        self.ema = share.clone()
+        self.domain_positions = share * batch_positions  # n_d(0)
+        self.positions = torch.tensor(float(batch_positions), device=device)  # n(0)
         self.item_weights = self._item_weights()
         # On cuda the ~20 small kernels of an update are replayed as one graph: launching them one
         # by one would cost more than the rest of the weighting (see docs/weighting.md, Cost).
-        self._graphed_update = CudaGraphed(self._update, state=[self.ema, self.item_weights])
+        self._graphed_update = CudaGraphed(self._update,
+                                           state=[self.domain_positions, self.positions, self.item_weights])
+
+    @property
+    def frequency(self) -> torch.Tensor:
+        """f_d(t), the moving frequency of each domain among the training positives."""
+        return self.domain_positions / self.positions
 
     def domain_weights(self) -> torch.Tensor:
-        ratio = torch.where(self.has_data, self.ema.clamp_min(1e-12) / self.share_floor, 1.0)
+        ratio = torch.where(self.has_data, self.frequency.clamp_min(1e-12) / self.share_floor, 1.0)
         score = self.static_score * ratio ** -self.alpha
         return (score / self._normaliser(score)).clamp(self.w_min, self.w_max)
 
@@ -238,15 +248,16 @@ class DynamicWeighting(Weighting):
     def _update(self, targets: torch.Tensor) -> None:
         # In place only, so that the CUDA graph replaying it keeps pointing at the live tensors.
         counts = self.domains.domain_counts(targets)  # padding (item 0) has no domain: not counted
-        n = targets.ne(0).sum().clamp_min(1)
-        self.ema.mul_(self.ema_decay).add_(counts / n, alpha=1 - self.ema_decay)
+        self.domain_positions.mul_(self.ema_decay).add_(counts, alpha=1 - self.ema_decay)
+        self.positions.mul_(self.ema_decay).add_(targets.ne(0).sum(), alpha=1 - self.ema_decay)
         self.item_weights.copy_(self._item_weights())
 
     def state_dict(self) -> dict:
-        return {"ema": self.ema.cpu()}
+        return {"domain_positions": self.domain_positions.cpu(), "positions": self.positions.cpu()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.ema.copy_(state["ema"])
+        self.domain_positions.copy_(state["domain_positions"])
+        self.positions.copy_(state["positions"])
         self.item_weights.copy_(self._item_weights())
 
 
@@ -262,11 +273,14 @@ def padded_to_power_of_two(targets: torch.Tensor) -> torch.Tensor:
 
 
 def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_train_counts: np.ndarray,
-                    sparsity_config: dict, dataset: str, device: torch.device | str = "cpu") -> Weighting:
+                    sparsity_config: dict, dataset: str, device: torch.device | str = "cpu",
+                    batch_positions: float = 1.0) -> Weighting:
     """The weighting `kind` (generic, fixed or dynamic) for a dataset, on `device`.
 
     table: the domain table of `domain_table`; item_train_counts: training positives per item id
-    (index 0 = padding, count 0).
+    (index 0 = padding, count 0); batch_positions: the mean number of positives a training batch
+    holds, how much the training share weighs at the start of the dynamic weighting's moving
+    frequencies (it matters only once batches are observed).
     """
     if kind not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {kind!r}; valid ones are: {', '.join(WEIGHTINGS)}")
@@ -285,7 +299,8 @@ def build_weighting(kind: str, table: pd.DataFrame, items: pd.DataFrame, item_tr
     return DynamicWeighting(domains, table, counts / counts.sum(), score=dynamic["score"],
                             alpha=dynamic["alpha"], w_min=dynamic["w_min"], w_max=dynamic["w_max"],
                             ema_decay=dynamic["ema_decay"], combine=sparsity_config["combine"],
-                            normalise=dynamic["normalise"], effective_number_beta=dynamic["effective_number_beta"])
+                            normalise=dynamic["normalise"], batch_positions=batch_positions,
+                            effective_number_beta=dynamic["effective_number_beta"])
 
 
 
