@@ -232,3 +232,14 @@ def test_train_sasrec_block_chooses_the_block_of_generic(tiny_dataset, block):
     encoder = trainer.model.backbone.encoder
     assert isinstance(encoder, SASRecEncoder) == (block == "sasrec")
     assert trainer.model_args["block"] == block
+
+
+@pytest.mark.parametrize("loss_normalization", ["epoch", "batch"])
+def test_the_dynamic_weightings_start_weighs_as_much_as_a_mean_batch(tiny_dataset, loss_normalization):
+    """The training shares start the moving domain frequencies with the weight of one batch of the
+    epoch's mean size, whatever divides the loss."""
+    trainer = trainer_for(tiny_dataset, "dynamic", loss_normalization=loss_normalization)
+    batches = len(trainer.epoch_batches())
+    assert float(trainer.weighting.positions) == pytest.approx(int(trainer.targets.ne(0).sum()) / batches)
+    assert trainer.weighting.frequency.tolist() == pytest.approx(
+        pd.read_parquet(tiny_dataset[2] / "domains.parquet")["share"].tolist(), rel=1e-6)
