@@ -82,6 +82,14 @@ def test_ema_counts_every_position_alike_whatever_the_size_of_its_batch():
     assert weighting.frequency.tolist() == pytest.approx([9 / 9.99, 0.99 / 9.99], abs=1e-4)
 
 
+def test_a_batch_of_padding_alone_leaves_finite_weights():
+    # at ema_decay 0 the moving counts are the batch's own: none at all here
+    table = domain_table(INTERACTIONS, ITEMS, 0.5)
+    weighting = build_weighting("dynamic", table, ITEMS, COUNTS, sparsity(ema_decay=0.0), "toy")
+    weighting.observe(torch.tensor([0, 0]))
+    assert torch.isfinite(weighting.item_weights).all()
+
+
 def test_densest_normalisation_makes_the_densest_domain_weigh_one():
     table = domain_table(INTERACTIONS, ITEMS, 0.5)
     # A is the densest (share 0.8): scores 1.25 and 2.5 are divided by 1.25.

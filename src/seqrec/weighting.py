@@ -220,7 +220,7 @@ class DynamicWeighting(Weighting):
     @property
     def frequency(self) -> torch.Tensor:
         """f_d(t), the moving frequency of each domain among the training positives."""
-        return self.domain_positions / self.positions
+        return self.domain_positions / self.positions.clamp_min(1e-12)  # 0 only after a batch of padding at ema_decay 0
 
     def domain_weights(self) -> torch.Tensor:
         ratio = torch.where(self.has_data, self.frequency.clamp_min(1e-12) / self.share_floor, 1.0)
