@@ -62,6 +62,7 @@ def main() -> None:
             batch = targets[torch.as_tensor(rows)].flatten()
             per_position.observe(batch)
             share_of_batches = decay * share_of_batches + (1 - decay) * domains.domain_counts(batch) / batch.ne(0).sum()
+    # a count of 1 position in all makes the weighting's frequency the average of the batches' shares
     per_batch.load_state_dict({"domain_positions": share_of_batches, "positions": torch.tensor(1.0)})
     seen = domains.domain_counts(targets.flatten()) / targets.ne(0).sum()
     frame = pd.DataFrame({
