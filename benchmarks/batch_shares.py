@@ -25,7 +25,7 @@ import torch
 from seqrec.config import load_config
 from seqrec.io import read_parquet
 from seqrec.layout import Layout
-from seqrec.sequences import item_train_counts, length_grouped_batches, training_tensors
+from seqrec.sequences import batches_per_epoch, item_train_counts, length_grouped_batches, training_tensors
 from seqrec.weighting import ItemDomains, build_weighting
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     n_items = int(items["item"].max())
     counts = item_train_counts(interactions, n_items)
     _, targets, lengths = training_tensors(interactions, settings["max_len"])
-    steps = -(-len(lengths) // settings["batch_size"])
+    steps = batches_per_epoch(len(lengths), settings["batch_size"])
     batch_positions = float(targets.ne(0).sum()) / steps
     per_position = build_weighting("dynamic", table, items, counts, sparsity, args.dataset,
                                    batch_positions=batch_positions)

@@ -8,7 +8,7 @@ import torch
 
 from seqrec.evaluate import rank_cases
 from seqrec.models import build_model
-from seqrec.sequences import evaluation_cases, length_grouped_batches
+from seqrec.sequences import batches_per_epoch, evaluation_cases, length_grouped_batches
 
 N_ITEMS, MAX_LEN = 30, 12
 ARCHITECTURES = {
@@ -44,6 +44,7 @@ def test_batches_hold_every_row_once_in_groups_of_similar_length():
     rows = np.concatenate(batches)
     assert sorted(rows) == list(range(1000))
     assert sorted(len(b) for b in batches) == [8] + [16] * 62  # as many batches as before, one remainder
+    assert batches_per_epoch(1000, 16) == len(batches)
     # Each batch spans a small part of the length range; batches of random rows span nearly all of it.
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
     random_spread = np.mean([np.ptp(lengths[b]) for b in np.array_split(np.random.default_rng(1).permutation(1000), 63)])
@@ -58,6 +59,7 @@ def test_batches_are_fixed_by_the_seed_and_change_between_epochs():
         return [length_grouped_batches(lengths, 8, chunk_batches=4) for _ in range(2)]
 
     (first, second), (again, _) = epoch_batches(1), epoch_batches(1)
+    assert batches_per_epoch(300, 8) == len(first)  # 37 full batches and one of 4 rows
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, second))
     # The batch order is shuffled: long and short batches are mixed, not in sorted order.

@@ -112,6 +112,11 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int,
     return [batches[i] for i in torch.randperm(len(batches)).tolist()]
 
 
+def batches_per_epoch(n_sequences: int, batch_size: int) -> int:
+    """How many batches length_grouped_batches makes of `n_sequences` rows: all full but one."""
+    return -(-n_sequences // batch_size)
+
+
 def evaluation_cases(interactions: pd.DataFrame, split: str, max_len: int,
                      device: torch.device | str = "cpu") -> EvalCases:
     """The `split` ("valid" or "test") item of every user, with its history (train, plus valid for test)."""

@@ -37,7 +37,8 @@ from seqrec.methods import get_method
 from seqrec.metrics import ndcg_at_k, recall_at_k
 from seqrec.models import architecture_class
 from seqrec.models.base import normal_init
-from seqrec.sequences import evaluation_cases, item_train_counts, length_grouped_batches, training_tensors
+from seqrec.sequences import (batches_per_epoch, evaluation_cases, item_train_counts, length_grouped_batches,
+                              training_tensors)
 from seqrec.weighting import ItemDomains, build_weighting
 
 SHARED_MODEL_ARGS = ("max_len", "d_model", "n_layers", "n_heads", "dropout")
@@ -93,8 +94,7 @@ class Trainer:
         self.item_frequency = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
         self.domain_names = domains["domain"].tolist()
         self.inputs, self.targets, self.lengths = training_tensors(interactions, self.settings["max_len"], device)
-        # length_grouped_batches makes ceil(users / batch_size) batches, hence optimiser steps, an epoch
-        steps_per_epoch = -(-len(self.lengths) // self.settings["batch_size"])
+        steps_per_epoch = batches_per_epoch(len(self.lengths), self.settings["batch_size"])
         batch_positions = self.mean_batch_positions(steps_per_epoch)
         self.loss_positions = None if self.settings["loss_normalization"] == "batch" else batch_positions
         self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
