@@ -25,7 +25,8 @@ import torch
 from seqrec.config import load_config
 from seqrec.io import read_parquet
 from seqrec.layout import Layout
-from seqrec.sequences import batches_per_epoch, item_train_counts, length_grouped_batches, training_tensors
+from seqrec.sequences import (batches_per_epoch, item_train_counts, length_grouped_batches, mean_batch_positions,
+                              training_tensors)
 from seqrec.weighting import ItemDomains, build_weighting
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     counts = item_train_counts(interactions, n_items)
     _, targets, lengths = training_tensors(interactions, settings["max_len"])
     steps = batches_per_epoch(len(lengths), settings["batch_size"])
-    batch_positions = float(targets.ne(0).sum()) / steps
+    batch_positions = mean_batch_positions(targets, settings["batch_size"])
     per_position = build_weighting("dynamic", table, items, counts, sparsity, args.dataset,
                                    batch_positions=batch_positions)
     per_batch = build_weighting("dynamic", table, items, counts, sparsity, args.dataset)

@@ -8,7 +8,7 @@ import torch
 
 from seqrec.evaluate import rank_cases
 from seqrec.models import build_model
-from seqrec.sequences import batches_per_epoch, evaluation_cases, length_grouped_batches
+from seqrec.sequences import batches_per_epoch, evaluation_cases, length_grouped_batches, mean_batch_positions
 
 N_ITEMS, MAX_LEN = 30, 12
 ARCHITECTURES = {
@@ -49,6 +49,18 @@ def test_batches_hold_every_row_once_in_groups_of_similar_length():
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
     random_spread = np.mean([np.ptp(lengths[b]) for b in np.array_split(np.random.default_rng(1).permutation(1000), 63)])
     assert spread < 0.15 * random_spread
+
+
+def test_mean_batch_positions_is_the_mean_over_an_epochs_batches():
+    lengths = np.random.default_rng(2).integers(1, MAX_LEN + 1, 300)
+    targets = right_padded(lengths)
+    torch.manual_seed(0)
+    batches = length_grouped_batches(lengths, batch_size=32)
+    real_positions = [int(targets[torch.as_tensor(rows)].ne(0).sum()) for rows in batches]
+    assert mean_batch_positions(targets, 32) == pytest.approx(np.mean(real_positions))
+    # Models trained on prefixes train a fixed number of positions per sequence, whatever its length.
+    assert mean_batch_positions(targets, 32, positions_per_sequence=4) == pytest.approx(
+        np.mean([4 * len(rows) for rows in batches]))
 
 
 def test_batches_are_fixed_by_the_seed_and_change_between_epochs():

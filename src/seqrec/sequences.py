@@ -117,6 +117,26 @@ def batches_per_epoch(n_sequences: int, batch_size: int) -> int:
     return -(-n_sequences // batch_size)
 
 
+def mean_batch_positions(targets: torch.Tensor, batch_size: int, positions_per_sequence: int | None = None) -> float:
+    """The mean number of training positions per batch of length_grouped_batches over an epoch: every
+    real target of `targets` [U', max_len] (causal models), or `positions_per_sequence` of each row
+    (models trained on prefixes, one position each).
+
+    With train.loss_normalization `epoch` the trainer divides a batch's summed loss by it, so that
+    every position weighs the same, as in random batches, whatever the lengths of the sequences
+    batched with it; with `batch` by the batch's own positions, so that a position in a batch of
+    short sequences weighs more: on ML-1M at max_len 200 and batch 128 the batches hold 2,209 to
+    25,600 positions (13,488 on average), so a position weighs 6.1 to 0.53 times what it weighs in a
+    random batch. It is also how much the training shares weigh at the start of the dynamic
+    weighting's moving domain frequencies."""
+    n_sequences = len(targets)
+    if positions_per_sequence is None:
+        positions = int(targets.ne(0).sum())
+    else:
+        positions = n_sequences * positions_per_sequence
+    return positions / batches_per_epoch(n_sequences, batch_size)
+
+
 def evaluation_cases(interactions: pd.DataFrame, split: str, max_len: int,
                      device: torch.device | str = "cpu") -> EvalCases:
     """The `split` ("valid" or "test") item of every user, with its history (train, plus valid for test)."""

@@ -38,7 +38,7 @@ from seqrec.metrics import ndcg_at_k, recall_at_k
 from seqrec.models import architecture_class
 from seqrec.models.base import normal_init
 from seqrec.sequences import (batches_per_epoch, evaluation_cases, item_train_counts, length_grouped_batches,
-                              training_tensors)
+                              mean_batch_positions, training_tensors)
 from seqrec.weighting import ItemDomains, build_weighting
 
 SHARED_MODEL_ARGS = ("max_len", "d_model", "n_layers", "n_heads", "dropout")
@@ -95,7 +95,9 @@ class Trainer:
         self.domain_names = domains["domain"].tolist()
         self.inputs, self.targets, self.lengths = training_tensors(interactions, self.settings["max_len"], device)
         steps_per_epoch = batches_per_epoch(len(self.lengths), self.settings["batch_size"])
-        batch_positions = self.mean_batch_positions(steps_per_epoch)
+        batch_positions = mean_batch_positions(
+            self.targets, self.settings["batch_size"],
+            None if self.causal else self.settings["prefixes_per_sequence"])
         self.loss_positions = None if self.settings["loss_normalization"] == "batch" else batch_positions
         self.weighting = build_weighting(self.method.weighting, domains, items, counts, config["sparsity"],
                                          dataset, device, batch_positions)
@@ -104,21 +106,6 @@ class Trainer:
         self.valid = evaluation_cases(interactions, "valid", self.settings["max_len"], device)
         self.n_items = n_items
         self.eval_batch_size = config["evaluate"]["batch_size"]
-
-    def mean_batch_positions(self, steps_per_epoch: int) -> float:
-        """The mean number of training positions per batch over the epoch. With
-        train.loss_normalization `epoch` a batch's summed loss is divided by it, so that every position
-        weighs the same, as in random batches, whatever the lengths of the sequences batched with it;
-        with `batch` by the batch's own positions, so that a position in a batch of short sequences
-        weighs more: on ML-1M at max_len 200 and batch 128 the batches hold 2,209 to 25,600 positions
-        (13,488 on average), so a position weighs 6.1 to 0.53 times what it weighs in a random batch.
-        It is also how much the training shares weigh at the start of the dynamic weighting's moving
-        domain frequencies."""
-        if self.causal:
-            positions = int(self.targets.ne(0).sum())
-        else:  # one position per prefix
-            positions = len(self.lengths) * self.settings["prefixes_per_sequence"]
-        return positions / steps_per_epoch
 
     def finished(self, progress: dict) -> bool:
         """The current stage is over: one pass for a fitted model, else max_epochs or early stopping."""
