@@ -150,6 +150,34 @@ def test_a_tie_within_a_tenth_of_a_point_goes_to_fewer_changed_settings(tmp_path
     assert rule.index[rule["chosen"]].tolist() == [chosen]
 
 
+def test_the_verdict_says_how_the_runs_choice_relates_to_the_weighting_in_use(measured, tmp_path):
+    # measured: upweight chosen (+30% [+30, +30], admissible) over the weighting in use (+15%)
+    text = selection.verdict(table(measured))
+    assert "chooses `upweight` (dynamic.w_min=1.0)" in text
+    assert "admissible" in text and "2 datasets" in text and "seed 1" in text
+    assert "`dynamic`, the weighting every table reports, scores +15.0% [+15.0, +15.0] (seeds 1, 2)" in text
+    assert "apart" in text and "inconclusive" not in text  # degenerate intervals, disjoint
+    assert "changes no setting" in text
+
+    # none admissible: the fallback chose; the weighting in use kept when it is the choice
+    write_dataset(tmp_path / "fallback", "synthetic", {
+        ("generic", 1): {}, ("dynamic", 1): {"Dense": 0.97, "Rare": 1.5}, ("greedy", 1): {"Dense": 0.8, "Rare": 1.5},
+        ("upweight", 1): {"Dense": 0.9, "Rare": 1.4},
+    })
+    kept = selection.verdict(table(Run(config(["synthetic"], VARIANTS, seeds=[1]), Layout(results=tmp_path / "fallback"))))
+    assert "keeps `dynamic`" in kept and "no candidate is admissible" in kept and "1 dataset," in kept
+
+
+def test_the_verdict_calls_overlapping_scores_inconclusive(tmp_path):
+    # per-case lifts that vary: the scores' intervals are wide and overlap
+    write_dataset(tmp_path, "synthetic", {("generic", 1): {}, ("dynamic", 1): {"Rare": 1.2},
+                                         ("upweight", 1): {"Rare": 1.21}})
+    run = Run(config(["synthetic"], {"upweight": VARIANTS["upweight"]}, seeds=[1]), Layout(results=tmp_path))
+    frame = table(run)
+    frame.loc[frame["candidate"] == "dynamic", ["sparse_ci_low", "sparse_ci_high"]] = [0.05, 0.35]
+    assert "inconclusive" in selection.verdict(frame)
+
+
 def test_inputs_are_the_domains_and_the_candidates_and_generics_validation_results(measured):
     paths = {p.relative_to(measured.layout.results).as_posix() for p in inputs(measured)}
     name = Layout().path(EVIDENCE).name

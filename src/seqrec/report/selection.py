@@ -235,6 +235,42 @@ def shown(frame: pd.DataFrame, latex: bool = False) -> pd.DataFrame:
     return cells.set_index(["candidate", "dataset"])
 
 
+def _seeds(seeds) -> str:
+    listed = str(seeds).split()  # "1 2"; read back from the csv, one seed is a number
+    return f"seed{'s' if len(listed) > 1 else ''} {', '.join(listed)}"
+
+
+def verdict(frame: pd.DataFrame) -> str:
+    """A paragraph (Markdown) under the table: the candidate this run's rule chooses, on how many
+    datasets and seeds, and how it stands beside `dynamic`, the weighting every table reports."""
+    rule = frame.loc[frame["dataset"] == ALL].set_index("candidate")
+    chosen = rule.index[rule["chosen"]][0]
+    n_datasets = frame.loc[frame["dataset"] != ALL, "dataset"].nunique()
+    evidence = f"{n_datasets} dataset{'s' if n_datasets != 1 else ''}, {_seeds(rule.loc[chosen, 'seeds'])}"
+    how = ("the admissible candidate of the largest score" if rule.loc[chosen, "admissible"] else
+           "by the fallback (no candidate is admissible; its worst dense domain's interval reaches highest)")
+
+    def score(name: str) -> str:
+        return lift_cell(*rule.loc[name, ["sparse_lift", "sparse_ci_low", "sparse_ci_high"]], None)
+
+    if chosen == "dynamic":
+        text = (f"On this run's validation split ({evidence}) the rule keeps `dynamic`, the weighting every "
+                f"table reports, {how}: score {score(chosen)}.")
+    else:
+        changes = rule["changes"].fillna("").loc[chosen] or "the run's settings"
+        text = (f"On this run's validation split ({evidence}) the rule chooses `{chosen}` ({changes}), {how}: "
+                f"score {score(chosen)}.")
+        if "dynamic" in rule.index:
+            low, high = rule.loc[[chosen, "dynamic"], "sparse_ci_low"], rule.loc[[chosen, "dynamic"], "sparse_ci_high"]
+            apart = low.max() > high.min()
+            text += (f" `dynamic`, the weighting every table reports, scores {score('dynamic')} "
+                     f"({_seeds(rule.loc['dynamic', 'seeds'])}); "
+                     + ("the two intervals lie apart." if apart else
+                        "the two intervals overlap, so which of them gains more on the sparse domains is "
+                        "inconclusive on this run."))
+    return text + " This run's choice changes no setting."
+
+
 def latex(run: Run, frame: pd.DataFrame) -> str:
     cells = shown(frame, latex=True)
     blocks = [(None, [[tex(name), tex(dataset), *row] for (name, dataset), row in zip(part.index, part.to_numpy())])
