@@ -68,6 +68,7 @@ def test_workflow_runs_the_ablations(finished_run):
     html = (finished_run / "results" / "notebooks" / "ablations.html").read_text()
     assert "no_ema" in html and "data:image/png;base64" in html
     assert "validation (" in html and "test (" in html  # the splits side by side, with their case counts
+    assert "the rule chooses" in html or "the rule keeps" in html  # the rule's choice, beside the weighting in use
 
 
 @pytest.mark.slow
