@@ -169,7 +169,7 @@ def test_the_verdict_says_how_the_runs_choice_relates_to_the_weighting_in_use(me
 
 
 def test_the_verdict_calls_overlapping_scores_inconclusive(tmp_path):
-    # per-case lifts that vary: the scores' intervals are wide and overlap
+    # constant ratios make the rule's intervals degenerate; widen the weighting in use's to overlap the choice's
     write_dataset(tmp_path, "synthetic", {("generic", 1): {}, ("dynamic", 1): {"Rare": 1.2},
                                          ("upweight", 1): {"Rare": 1.21}})
     run = Run(config(["synthetic"], {"upweight": VARIANTS["upweight"]}, seeds=[1]), Layout(results=tmp_path))
