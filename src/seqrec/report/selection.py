@@ -261,8 +261,8 @@ def verdict(frame: pd.DataFrame) -> str:
         text = (f"On this run's validation split ({evidence}) the rule chooses `{chosen}` ({changes}), {how}: "
                 f"score {score(chosen)}.")
         if "dynamic" in rule.index:
-            low, high = rule.loc[[chosen, "dynamic"], "sparse_ci_low"], rule.loc[[chosen, "dynamic"], "sparse_ci_high"]
-            apart = low.max() > high.min()
+            pair = rule.loc[[chosen, "dynamic"]]
+            apart = pair["sparse_ci_low"].max() > pair["sparse_ci_high"].min()
             text += (f" `dynamic`, the weighting every table reports, scores {score('dynamic')} "
                      f"({_seeds(rule.loc['dynamic', 'seeds'])}); "
                      + ("the two intervals lie apart." if apart else
