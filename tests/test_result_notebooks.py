@@ -12,7 +12,8 @@ from conftest import write_per_case
 from seqrec.config import validate_config
 from seqrec.io import write_parquet
 from seqrec.layout import Layout
-from seqrec.report import Run
+from seqrec.report import Run, main_results, robustness
+from seqrec.report import results as results_view
 from seqrec.report.tables import write
 from seqrec.stats import TableFiles, aggregate, holm
 
@@ -28,7 +29,7 @@ def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360
 
     `dynamic` ranks every sparse-domain target 4 times higher than `generic` (a clear gain) and every
     Comedy target 3 times lower (a clear loss on a dense domain); `fixed` equals `generic` but on
-    Film-Noir, where it gains a little.
+    Film-Noir, where it gains a little; `pop`, the floor, ranks every target far lower.
     """
     rng = np.random.default_rng(len(dataset))
     probabilities = np.array([0.35, 0.2, 0.15, 0.1, 0.1, 0.1])
@@ -43,6 +44,7 @@ def fake_results(results: Path, dataset: str, methods: tuple, n_users: int = 360
             "fixed": np.where(targets == "Film-Noir", generic // 2, generic),
             "dynamic": np.where(np.isin(targets, list(SPARSE)), generic // 4,
                                 np.where(targets == "Comedy", generic * 3 + 2, generic)),
+            "pop": generic * 20 + 40,
         }
         for method in methods:
             paths[(method, seed)] = write_per_case(results, dataset, method, seed, ranks[method],
@@ -150,6 +152,43 @@ def test_robustness(run, run_notebook, tmp_path):
     assert rows.loc[("fixed", "ndcg"), "verdict"] == "maintained"
     assert (rows["n_sparse"] == 2).all() and (rows["n_dense"] == 4).all()
     assert "\\toprule" in run.path("report_tex", table="robustness").read_text()
+
+
+def test_lift_figures_leave_out_the_floor(tmp_path):
+    """pop's lifts (near -100%) would set the scale of every lift figure and flatten the differences
+    between the models compared; the figures leave it out, the tables keep it."""
+    results = tmp_path / "results"
+    fake_results(results, "alpha", ("generic", "pop", "fixed", "dynamic"))
+    config = validate_config({"methods": ["generic", "pop", "fixed", "dynamic"], "seeds": [1, 2],
+                              "evaluate": {"ks": [5, 10]}})
+    run = Run({**config, "datasets": ["alpha"]}, Layout(results=results))
+    write(run, "main_results", run.path("report_table", table="main_results"),
+          run.path("report_tex", table="main_results"))
+    main = run.table("main_results")
+    lifts = 100 * main.dropna(subset=["lift"]).set_index("method")["lift"]
+    assert lifts.loc["pop"].max() == -100  # the floor finds no target: far below the others
+    assert lifts.drop("pop").min() > -80
+
+    heatmap = main_results.heatmap(run, main)
+    assert [t.get_text() for t in heatmap.axes[0].get_xticklabels()] == ["fixed", "dynamic"]
+    colour_scale = min(lifts.drop("pop").abs().max(), 100.0)  # saturating at 100%
+    assert heatmap.axes[0].images[0].norm.vmin == pytest.approx(-colour_scale)
+
+    by_share = results_view.lift_figure(run, "alpha")
+    labels = [t.get_text() for t in by_share.axes[0].get_legend().get_texts()]
+    assert "pop" not in labels and {"fixed", "dynamic"} <= set(labels)
+    assert by_share.axes[0].get_ylim()[0] > -100
+
+    across = robustness.lift_share_figure(run, robustness.domain_lifts(main))
+    labels = [t.get_text() for t in across.legends[0].get_texts()]
+    assert "pop" not in labels and {"fixed", "dynamic"} <= set(labels)
+    assert across.axes[0].get_ylim()[0] > -100
+
+    only_the_floor = main.loc[main["method"].isin(["generic", "pop"])]
+    assert main_results.heatmap(run, only_the_floor) is None
+    assert robustness.lift_share_figure(run, robustness.domain_lifts(only_the_floor)) is None
+    fake_results(results, "beta", ("generic", "pop"))
+    assert results_view.lift_figure(run, "beta") is None
 
 
 def test_power_users(run, run_notebook, tmp_path):

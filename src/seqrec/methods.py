@@ -25,6 +25,7 @@ class Method:
     color: str  # its colour in every figure (matplotlib colour)
     description: str
     baseline: bool = False  # a state-of-the-art method the paper compares with
+    floor: bool = False  # a floor every model must beat, not a competitor: lift figures leave it out
 
     @property
     def fitted(self) -> bool:
@@ -54,7 +55,7 @@ def baseline(architecture: str, label: str, description: str, colors: tuple[str,
 
 _METHODS = [
     Method("pop", "pop", "generic", "Popularity", "#2ca02c",
-           "most popular training items, history masked: the floor"),
+           "most popular training items, history masked: the floor", floor=True),
     Method("generic", "sasrec", "generic", "Generic", "0.35",
            "one model on all domains, every positive weighs 1"),
     Method("fixed", "sasrec", "fixed", "Fixed (PinnerFormerLite)", "#1f77b4",

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from seqrec.io import atomic_path
-from seqrec.methods import METHODS
+from seqrec.methods import METHODS, get_method
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p"]
 SPARSE_COLOR, DENSE_COLOR = "#dd8452", "#4c72b0"
@@ -25,6 +25,12 @@ def save(fig, folder: str | Path, name: str) -> None:
 def method_colors(methods) -> dict[str, str]:
     """Each method's colour of the registry, the same in every figure (grey for a name it lacks)."""
     return {m: METHODS[m].color if m in METHODS else "0.6" for m in methods}
+
+
+def compared(methods) -> list[str]:
+    """The methods a lift figure shows: all but the floors (pop), whose lifts near -100% would set the
+    figure's scale and flatten the differences between the models compared; the tables keep them."""
+    return [m for m in methods if not get_method(m).floor]
 
 
 def dataset_markers(datasets) -> dict[str, str]:

@@ -109,9 +109,13 @@ def latex(run: Run, table: pd.DataFrame) -> str:
 
 
 def heatmap(run: Run, table: pd.DataFrame):
-    """Lift per domain (rows) and method (columns), one panel per metric, colour centred at 0."""
+    """Lift per domain (rows) and compared method (columns, the floor left out), one panel per
+    metric, colour centred at 0; None if no compared method has a lift."""
     dataset, k = table["dataset"].iloc[0], run.k
     _, lifted, reference = shown_and_lifted(table)
+    lifted = figures.compared(lifted)
+    if not lifted:
+        return None
     keys = table.drop_duplicates(["group", "domain"])[["group", "domain", "share"]].reset_index(drop=True)
     index = pd.MultiIndex.from_frame(keys[["group", "domain"]])
     n = len(keys)

@@ -60,12 +60,15 @@ def domain_table(run: Run, dataset: str):
 
 
 def lift_figure(run: Run, dataset: str):
-    """Lift of each method over the reference against the domain share, log x axis."""
+    """Lift of each compared method (the floor left out) over the reference against the domain share,
+    log x axis; None if no compared method has a lift."""
     _, lifts = run.aggregated(dataset)
     domains, label = run.domains(dataset), metric_label(METRIC, run.k)
     shares = domains.loc[domains["share"] > 0].sort_values("share")  # a log axis has no room for 0
     rows = select(run, lifts).merge(shares[["domain", "share", "is_sparse"]], on="domain")
-    methods = run.method_order(rows["method"])
+    methods = figures.compared(run.method_order(rows["method"]))
+    if not methods:
+        return None
     reference = rows["reference"].iloc[0]
     colors = figures.method_colors(methods)
     xlim = (shares["share"].min() / 2, shares["share"].max() * 2)

@@ -129,12 +129,16 @@ def latex(run: Run, summary: pd.DataFrame) -> str:
 
 
 def lift_share_figure(run: Run, points: pd.DataFrame):
-    """Lift against domain share, all datasets: colour = method, marker = dataset, one panel per metric."""
-    lifted, reference = run.method_order(points["method"]), points["reference"].iloc[0]
+    """Lift against domain share, all datasets: colour = compared method (the floor left out), marker =
+    dataset, one panel per metric; None if no point has a positive share and a finite lift."""
+    lifted = figures.compared(run.method_order(points["method"]))
+    plotted = points.loc[points["method"].isin(lifted) & (points["share"] > 0) & np.isfinite(points["lift"])]
+    if plotted.empty:
+        return None
+    reference = plotted["reference"].iloc[0]
     colors = figures.method_colors(lifted)
-    markers = figures.dataset_markers([d for d in run.datasets if d in set(points["dataset"])])
+    markers = figures.dataset_markers([d for d in run.datasets if d in set(plotted["dataset"])])
     threshold = run.sparse_share_threshold
-    plotted = points.loc[(points["share"] > 0) & np.isfinite(points["lift"])]
     shares = plotted["share"]
     xlim = (shares.min() / 2, min(shares.max() * 2, 2.0))
     # The y range holds every point and the intervals, an upper bound at most a quarter of the points'
