@@ -19,7 +19,7 @@ from seqrec.metrics import case_metrics
 from seqrec.report import Run, ablations, figures
 from seqrec.methods import METHODS
 from seqrec.report.figures import method_colors, save
-from seqrec.report.format import frame_latex, interval, lift_cell, pct, percent, share_label
+from seqrec.report.format import frame_latex, html_table, interval, lift_cell, pct, percent, share_label, two_lines
 from seqrec.report.tables import TABLES, get
 from test_datasets_notebook import fake_dataset
 
@@ -42,6 +42,25 @@ def test_percentages():
     assert percent(0.004, signed=False) == "0.40" and percent(NAN) == "–"
     assert interval(-0.05, INF, unit="%") == "[−5.0%, +∞)" and interval(-INF, 0.1, plain=True) == "(-inf, +10.0]"
     assert share_label(0.004) == "0.4%" and share_label(0.25) == "25.0%"
+
+
+def test_html_cells_put_the_spread_or_interval_on_a_line_of_its_own():
+    """A value and its spread or interval wrapped anywhere made cells of three ragged lines; now the
+    value is one line and its detail, smaller, a second, neither broken."""
+    value, detail = two_lines("+12.0%* [−5.0, +∞)").split("<br>")
+    assert ">+12.0%*</span>" in value and "nowrap" in value
+    assert ">[−5.0, +∞)</span>" in detail and "nowrap" in detail and "font-size" in detail
+    assert two_lines("0.6290 ± 0.0085").split("<br>")[1].endswith(">± 0.0085</span>")
+    assert two_lines("Children (3.7%, 439 cases)").split("<br>")[1].endswith(">(3.7%, 439 cases)</span>")
+    assert two_lines("Children; Sci-Fi") == "Children; Sci-Fi"  # no detail: left to wrap as it may
+    assert two_lines("Toys & Games [x]").startswith('<span style="white-space: nowrap">Toys &amp; Games<')
+    assert two_lines(0.25) == 0.25
+
+    frame = pd.DataFrame({"share": [0.25, NAN], "generic": ["0.6290 ± 0.0085", NAN]},
+                         index=pd.Index(["Drama", "Film-Noir"], name="domain"))
+    page = html_table(frame.style.format({"share": "{:.1%}"})).to_html()
+    assert "25.0%" in page and "<br>" in page and "–" in page  # other formats kept, missing cells a dash
+    assert "position: sticky" in page  # the domains stay in view when a wide table scrolls
 
 
 def test_one_latex_writer_with_booktabs_and_escaped_cells():

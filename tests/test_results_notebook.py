@@ -70,4 +70,4 @@ def test_results_notebook_shows_an_unbounded_interval(tmp_path, run_notebook):
     lifts.to_csv(lift_csv, index=False)
     outputs = show(run_notebook, results)
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
-    assert "+12.0% [−5.0, +∞)" in html
+    assert ">+12.0%</span><br>" in html and ">[−5.0, +∞), p=" in html  # the lift, its interval below

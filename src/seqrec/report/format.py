@@ -7,6 +7,7 @@ resample; its open end is written "∞)", e.g. "+12.0% [−5.0%, +∞)".
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -87,6 +88,33 @@ def mean_cell(mean: float, std: float, best: bool = False, latex: bool = False, 
         value = f"\\textbf{{{mean:{fmt}}}}" if best else f"{mean:{fmt}}"
         return value if missing(std) else f"{value} $\\pm$ {std:{fmt}}"
     return f"{mean:{fmt}}" if missing(std) else f"{mean:{fmt}} ± {std:{fmt}}"
+
+
+DETAIL_SEPARATORS = (" ± ", " [", " (")  # where a cell's value ends and its spread or interval begins
+NO_BREAK = "white-space: nowrap"
+
+
+def two_lines(cell):
+    """An HTML table cell "value ± std", "lift [interval]" or "name (details)" as two lines, neither
+    broken: the value, then its detail smaller and grey. Other cells are left as they are."""
+    if not isinstance(cell, str):
+        return cell
+    starts = [i for i in (cell.find(s) for s in DETAIL_SEPARATORS) if i > 0]
+    if not starts:
+        return cell
+    value, detail = cell[:min(starts)], cell[min(starts) + 1:]
+    return (f'<span style="{NO_BREAK}">{html.escape(value)}</span><br>'
+            f'<span style="{NO_BREAK}; font-size: 85%; color: #555">{html.escape(detail)}</span>')
+
+
+def html_table(styler):
+    """A report table as the notebooks show it: its text cells as `two_lines` (missing ones a dash),
+    its caption where the table starts, and a one-level index kept in view when a wide table scrolls
+    sideways (pandas gives each level of a sticky MultiIndex a fixed width that cuts long names)."""
+    text = [c for c in styler.data.columns if not pd.api.types.is_numeric_dtype(styler.data[c])]
+    styler = (styler.format(two_lines, subset=text, na_rep=DASH)
+              .set_table_styles([{"selector": "caption", "props": "text-align: left"}], overwrite=False))
+    return styler.set_sticky(axis="index") if styler.data.index.nlevels == 1 else styler
 
 
 def share_label(share: float) -> str:

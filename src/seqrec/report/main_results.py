@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from seqrec.report import figures
-from seqrec.report.format import metric_label, pct, share_label, tex, latex_table
+from seqrec.report.format import html_table, metric_label, pct, share_label, tex, latex_table
 from seqrec.report.groups import (GROUP_LABELS, LIFT_COLUMNS, METRICS, mark_best, method_cells, shown_and_lifted,
                                   sort_groups, tested, with_groups)
 from seqrec.report.run import Run
@@ -78,9 +78,9 @@ def html(run: Run, table: pd.DataFrame):
                                  "font-weight: bold" if b else "") if s) for b in row_bold]
          for (g, _), row_bold in zip(index, bold)],
         index=frame.index, columns=frame.columns)
-    return (frame.style.apply(lambda _: css, axis=None)
-            .set_caption(f"{dataset}: {metric_label('recall', k)} and {metric_label('ndcg', k)} per target domain "
-                         f"(* significant after Holm at α = {run.alpha:g})"))
+    return html_table(frame.style.apply(lambda _: css, axis=None)
+                      .set_caption(f"{dataset}: {metric_label('recall', k)} and {metric_label('ndcg', k)} per "
+                                   f"target domain (* significant after Holm at α = {run.alpha:g})"))
 
 
 def dataset_latex(run: Run, table: pd.DataFrame) -> str:

@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 
 from seqrec.io import read_parquet
 from seqrec.report import figures
-from seqrec.report.format import count, latex_table, metric_label, share_label, tex
+from seqrec.report.format import count, html_table, latex_table, metric_label, share_label, tex
 from seqrec.report.groups import LIFT_COLUMNS, METRICS, mark_best, method_cells, shown_and_lifted, tested
 from seqrec.report.run import Run
 from seqrec.report.tables import Table, artifacts
@@ -83,9 +83,9 @@ def html(run: Run, table: pd.DataFrame):
     bold = [[False] * 4 + b for *_, b in rows]
     frame = pd.DataFrame(cells, index=pd.Index([r[0] for r in rows], name="sparse domain"), columns=columns)
     css = pd.DataFrame(np.where(bold, "font-weight: bold", ""), index=frame.index, columns=frame.columns)
-    return (frame.style.apply(lambda _: css, axis=None)
-            .set_caption(f"{dataset}: power users of the sparse domains, {metric_label('recall', k)} and "
-                         f"{metric_label('ndcg', k)} (* significant after Holm at α = {run.alpha:g})"))
+    return html_table(frame.style.apply(lambda _: css, axis=None)
+                      .set_caption(f"{dataset}: power users of the sparse domains, {metric_label('recall', k)} "
+                                   f"and {metric_label('ndcg', k)} (* significant after Holm at α = {run.alpha:g})"))
 
 
 def latex(run: Run, table: pd.DataFrame) -> str:

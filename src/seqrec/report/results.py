@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from seqrec.report import figures
-from seqrec.report.format import interval, mean_cell, metric_label
+from seqrec.report.format import html_table, interval, mean_cell, metric_label
 from seqrec.report.run import Run
 from seqrec.report.sparsity import spread_labels
 
@@ -52,7 +52,7 @@ def domain_table(run: Run, dataset: str):
     table["test cases"] = table["test cases"].fillna(0).astype(int)
     shaded = table.pop("is_sparse").astype(bool)
     table.index.name = "domain"
-    return (
+    return html_table(
         table.style.format({"share": "{:.2%}"}, na_rep="–")
         .apply(lambda row: ["background-color: #e6e6e6" if shaded[row.name] else ""] * len(row), axis=1)
         .set_caption(f"{metric_label(METRIC, run.k)} per target domain")

@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from seqrec.report import figures, main_results
-from seqrec.report.format import latex_table, lift_cell, metric_label, pct, share_label, tex
+from seqrec.report.format import html_table, latex_table, lift_cell, metric_label, pct, share_label, tex
 from seqrec.report.groups import METRICS
 from seqrec.report.run import Run
 from seqrec.report.tables import Table
@@ -91,11 +91,11 @@ def display_frame(run: Run, summary: pd.DataFrame):
         "dense significantly worse": [w if isinstance(w, str) and w else "none" for w in summary["dense_worse"]],
         "verdict": summary["verdict"],
     }).set_index(["dataset", "method", "metric"])
-    return (frame.style
-            .map(lambda v: "color: #b2182b; font-weight: bold" if v == "worse" else
-                 ("color: #2166ac" if v == "maintained" else ""), subset=["verdict"])
-            .set_caption(f"Lift over {summary['reference'].iloc[0]} at k={run.k}: sparse vs dense domains "
-                         f"(Holm-corrected, α = {run.alpha:g})"))
+    return html_table(frame.style
+                      .map(lambda v: "color: #b2182b; font-weight: bold" if v == "worse" else
+                           ("color: #2166ac" if v == "maintained" else ""), subset=["verdict"])
+                      .set_caption(f"Lift over {summary['reference'].iloc[0]} at k={run.k}: sparse vs dense "
+                                   f"domains (Holm-corrected, α = {run.alpha:g})"))
 
 
 def latex(run: Run, summary: pd.DataFrame) -> str:
