@@ -12,7 +12,7 @@ from conftest import write_per_case
 from seqrec.config import validate_config
 from seqrec.io import write_parquet
 from seqrec.layout import Layout
-from seqrec.report import Run, main_results, robustness
+from seqrec.report import Run, main_results, power_users, robustness
 from seqrec.report import results as results_view
 from seqrec.report.tables import write
 from seqrec.stats import TableFiles, aggregate, holm
@@ -162,8 +162,8 @@ def test_lift_figures_leave_out_the_floor(tmp_path):
     config = validate_config({"methods": ["generic", "pop", "fixed", "dynamic"], "seeds": [1, 2],
                               "evaluate": {"ks": [5, 10]}})
     run = Run({**config, "datasets": ["alpha"]}, Layout(results=results))
-    write(run, "main_results", run.path("report_table", table="main_results"),
-          run.path("report_tex", table="main_results"))
+    for name in ("main_results", "power_users"):
+        write(run, name, run.path("report_table", table=name), run.path("report_tex", table=name))
     main = run.table("main_results")
     lifts = 100 * main.dropna(subset=["lift"]).set_index("method")["lift"]
     assert lifts.loc["pop"].max() == -100  # the floor finds no target: far below the others
@@ -183,6 +183,14 @@ def test_lift_figures_leave_out_the_floor(tmp_path):
     labels = [t.get_text() for t in across.legends[0].get_texts()]
     assert "pop" not in labels and {"fixed", "dynamic"} <= set(labels)
     assert across.axes[0].get_ylim()[0] > -100
+
+    power = run.table("power_users").dropna(subset=["lift", "domain_lift"])
+    assert "pop" in set(power["method"])
+    for_power_users = power_users.power_figure(run, power)
+    labels = [t.get_text() for t in for_power_users.legends[0].get_texts()]
+    assert "pop" not in labels and {"fixed", "dynamic"} <= set(labels)
+    assert for_power_users.axes[0].get_xlim()[0] > -100
+    assert power_users.power_figure(run, power.loc[power["method"] == "pop"]) is None
 
     only_the_floor = main.loc[main["method"].isin(["generic", "pop"])]
     assert main_results.heatmap(run, only_the_floor) is None

@@ -112,8 +112,13 @@ def latex(run: Run, table: pd.DataFrame) -> str:
 
 
 def power_figure(run: Run, pairs: pd.DataFrame):
-    """Lift on the power users (y) against lift on all test cases of the domain (x)."""
+    """Lift on the power users (y) against lift on all test cases of the domain (x), for each compared
+    method (the floor left out); None if no compared method has a pair."""
     _, lifted, reference = shown_and_lifted(pairs)
+    lifted = figures.compared(lifted)
+    pairs = pairs.loc[pairs["method"].isin(lifted)]
+    if pairs.empty:
+        return None
     colors = figures.method_colors(lifted)
     shown_datasets = [d for d in run.datasets if d in set(pairs["dataset"])]
     markers = figures.dataset_markers(shown_datasets)
