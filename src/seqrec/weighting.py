@@ -125,9 +125,9 @@ def rarity(table: pd.DataFrame, score: str, effective_number_beta: float = 0.999
 class ItemDomains:
     """Items' domains, with the combination of per-domain values per item.
 
-    The catalogue holds few distinct domain sets (5-core ML-1M: 299 genre combinations for 3,416
-    films), so a combination is computed once per set (a padded index matrix, one row per set) and
-    gathered per item; the item's multi-hot row counts its domains.
+    The catalogue holds few distinct domain sets (ML-1M: 301 genre combinations for 3,706 films), so
+    a combination is computed once per set (a padded index matrix, one row per set) and gathered per
+    item; the item's multi-hot row counts its domains.
     """
 
     def __init__(self, items: pd.DataFrame, domains: list[str], n_items: int, device: torch.device | str = "cpu"):
