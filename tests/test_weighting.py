@@ -218,17 +218,3 @@ def test_an_item_combines_the_values_of_its_domains_and_one_without_domains_weig
     items = pd.DataFrame({"item": [1, 2, 3, 4], "domains": [["A"], ["B"], ["A", "B"], []]})
     domains = ItemDomains(items, ["A", "B"], n_items=4)
     assert domains.combine(torch.tensor([2.0, 4.0]), how).tolist() == expected
-
-
-@pytest.mark.parametrize("n_targets", [3, 4_000])
-def test_domain_counts_are_exact_whether_counted_over_the_batch_or_over_the_catalogue(n_targets):
-    """A batch with few targets is counted through its targets' domain rows, a large one through
-    the catalogue's per-item counts: each is the cheaper of the two there, and both are exact."""
-    rng = np.random.default_rng(n_targets)
-    names = [f"d{i}" for i in range(7)]
-    items = pd.DataFrame({"item": np.arange(1, 301),
-                          "domains": [list(rng.choice(names, rng.integers(0, 4), replace=False)) for _ in range(300)]})
-    domains = ItemDomains(items, names, 300)
-    targets = torch.as_tensor(rng.integers(0, 301, n_targets))  # 0 is padding: no domain
-    expected = [sum(d in items["domains"][t - 1] for t in targets.tolist() if t) for d in names]
-    assert domains.domain_counts(targets).tolist() == expected
