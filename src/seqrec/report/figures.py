@@ -1,11 +1,13 @@
-"""What every figure of the report shares: saving, the methods' colours (from the method registry,
-seqrec.methods), markers and the colours of sparse and dense domains."""
+"""What every figure of the report shares: saving and showing, the methods' colours (from the method
+registry, seqrec.methods), markers and the colours of sparse and dense domains."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from seqrec.io import atomic_path
 from seqrec.methods import METHODS, get_method
@@ -20,6 +22,18 @@ def save(fig, folder: str | Path, name: str) -> None:
     for suffix in ("png", "pdf"):
         with atomic_path(Path(folder) / f"{name}.{suffix}") as tmp:
             fig.savefig(tmp, format=suffix, dpi=150)
+
+
+def show(fig, folder: str | Path, name: str, nothing: str = "") -> None:
+    """In a notebook: `fig` saved as folder/name.png and .pdf, shown, then closed; where there is
+    nothing to plot (`fig` is None), the line `nothing` instead, if any."""
+    if fig is None:
+        if nothing:
+            display(Markdown(nothing))
+        return
+    save(fig, folder, name)
+    display(fig)
+    plt.close(fig)
 
 
 def method_colors(methods) -> dict[str, str]:
